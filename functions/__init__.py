@@ -1,0 +1,1 @@
+"""VideoSearcher's serverless functions and the runtime (watchdog) they run in."""

@@ -1,0 +1,50 @@
+"""Media helpers shared by the ffmpeg stages."""
+
+from __future__ import annotations
+
+import functools
+import tarfile
+from pathlib import Path
+
+from .errors import BadInput
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary shipped by imageio-ffmpeg (no system ffmpeg needed)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def write_tar(members: list[Path], dest: Path) -> Path:
+    """Pack files flat (by base name) into an uncompressed tar."""
+    with tarfile.open(dest, "w") as tar:
+        for path in members:
+            tar.add(path, arcname=path.name)
+    return dest
+
+
+def safe_extract(archive: Path, target: Path) -> list[Path]:
+    """Extract a tar into ``target``, refusing any member that would land outside it.
+
+    Absolute paths, ``..`` components, links and device files are refused with a
+    :class:`BadInput` naming the member, before anything is written.
+    """
+    target = target.resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        tar = tarfile.open(archive, "r")
+    except tarfile.TarError as exc:
+        raise BadInput(f"{archive.name} is not a tar archive: {exc}") from exc
+    with tar:
+        members = tar.getmembers()
+        for m in members:
+            dest = (target / m.name).resolve()
+            if m.name.startswith("/") or not dest.is_relative_to(target) or dest == target:
+                raise BadInput(f"archive member {m.name!r} escapes the target folder; refused")
+            if not (m.isfile() or m.isdir()):
+                raise BadInput(f"archive member {m.name!r} is a link or device; refused")
+        # The 'data' filter re-checks the same (and strips modes) as a second line of defence.
+        tar.extractall(target, members=members, filter="data")
+    return [target / m.name for m in members if m.isfile()]

@@ -1,0 +1,241 @@
+"""The watchdog-equivalent HTTP server every function replica runs in.
+
+Routes: ``GET /_/health`` (the runtime is up), ``GET /_/ready`` (the handler's ``init()``
+finished: models loaded), ``GET /_/telemetry`` (lifecycle and counters) and ``POST /``
+(invoke: an :class:`~functions.runtime.envelope.Envelope` in, ``{outputs, metrics}`` out).
+
+A handler module defines ``init(config: dict) -> None`` (optional; once per replica) and
+``handle(ctx: InvocationContext) -> dict`` (the outputs). The server binds first, prints
+``VSB_LISTENING <port>`` on stdout (how a process provider learns an ephemeral port), then
+imports the handler and runs ``init()``; until then ``/_/ready`` answers 503.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from .claimcheck import ClaimCheckStore, StorageSettings
+from .context import InvocationContext
+from .envelope import Envelope
+from .errors import BadEnvelope, NotReady, StageError
+from .telemetry import InvocationMeter, ReplicaLifecycle, TelemetrySink
+
+MAX_BODY = 1 << 20  # envelopes are small by design (claim-check); 1 MiB is generous
+
+
+class Replica:
+    """State of this replica: its handler, storage client, counters and lifecycle."""
+
+    def __init__(self, function: str, replica_id: str, store: ClaimCheckStore | None,
+                 sink: TelemetrySink, max_inflight: int = 0):
+        self.function = function
+        self.replica_id = replica_id
+        self.store = store
+        self.sink = sink
+        self.max_inflight = max_inflight
+        self.handler: Any = None
+        self.ready = threading.Event()
+        self.init_error: str | None = None
+        self.inflight = 0
+        self.invocations = 0
+        self.lock = threading.Lock()
+        self.lifecycle = ReplicaLifecycle(replica_id=replica_id, function=function,
+                                          pid=os.getpid())
+
+    def initialise(self, config: dict[str, Any]) -> None:
+        """Import the handler and run its ``init()``: the model-loading part of a cold start."""
+        from functions.registry import load_handler
+
+        t0 = time.perf_counter()
+        try:
+            self.handler = load_handler(self.function)
+            self.lifecycle.import_ms = round((time.perf_counter() - t0) * 1000, 3)
+            t1 = time.perf_counter()
+            init = getattr(self.handler, "init", None)
+            if init is not None:
+                init(config)
+            self.lifecycle.init_ms = round((time.perf_counter() - t1) * 1000, 3)
+        except Exception as exc:  # a replica whose init failed stays up but never ready
+            self.init_error = f"{type(exc).__name__}: {exc}"
+            print(f"[{self.function}] init failed: {self.init_error}", file=sys.stderr)
+            traceback.print_exc()
+            return
+        self.lifecycle.init_done_ts = time.time()
+        self.lifecycle.ready_ts = time.time()
+        self.ready.set()
+        self.sink.write("replicas", self.lifecycle.to_dict())
+
+    def invoke(self, body: Any) -> tuple[int, dict[str, Any]]:
+        if not self.ready.is_set():
+            reason = self.init_error or "handler init() has not finished"
+            err = NotReady(f"replica {self.replica_id} not ready: {reason}",
+                           retryable=self.init_error is None)
+            return err.status, {"error": err.to_dict()}
+        with self.lock:
+            if self.max_inflight and self.inflight >= self.max_inflight:
+                return 429, {"error": {"kind": "busy", "retryable": True,
+                                       "message": f"replica at max_inflight={self.max_inflight}"}}
+            self.inflight += 1
+            self.invocations += 1
+            seq = self.invocations
+        meter = InvocationMeter()
+        workdir = Path(tempfile.mkdtemp(prefix=f"vsb-{self.function}-"))
+        status, payload = 200, {}
+        ctx = None
+        try:
+            envelope = Envelope.from_dict(body)
+            ctx = InvocationContext(envelope, self.function, self.store, workdir, meter,
+                                    self.replica_id)
+            outputs = self.handler.handle(ctx)
+            payload = {"outputs": outputs}
+        except StageError as exc:
+            status, payload = exc.status, {"error": exc.to_dict()}
+        except Exception as exc:
+            traceback.print_exc()
+            status = 500
+            payload = {"error": {"kind": "internal", "retryable": False,
+                                 "message": f"{self.function}: {type(exc).__name__}: {exc}"}}
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            with self.lock:
+                self.inflight -= 1
+        metrics = meter.finish()
+        metrics.update(ctx.stats.to_dict() if ctx else {})
+        metrics.update({
+            "function": self.function,
+            "replica_id": self.replica_id,
+            "replica_invocation": seq,  # 1 = the first request this replica ever served
+            "status": status,
+        })
+        payload["metrics"] = metrics
+        record = {"request_id": body.get("request_id") if isinstance(body, dict) else None,
+                  **metrics}
+        self.sink.write("invocations", record)
+        return status, payload
+
+
+def make_handler_class(replica: Replica) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive between gateway and replica
+
+        def log_message(self, fmt: str, *args: Any) -> None:  # quiet access log
+            pass
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-Vsb-Replica", replica.replica_id)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path == "/_/health":
+                self._send(200, {"status": "up", "replica_id": replica.replica_id})
+            elif self.path == "/_/ready":
+                if replica.ready.is_set():
+                    self._send(200, {"status": "ready", "replica_id": replica.replica_id})
+                else:
+                    self._send(503, {"status": "initialising", "error": replica.init_error})
+            elif self.path == "/_/telemetry":
+                self._send(200, {"lifecycle": replica.lifecycle.to_dict(),
+                                 "invocations": replica.invocations,
+                                 "inflight": replica.inflight})
+            else:
+                self._send(404, {"error": {"kind": "not_found", "message": self.path}})
+
+        def do_POST(self) -> None:
+            if self.path not in ("/", "/invoke"):
+                self._send(404, {"error": {"kind": "not_found", "message": self.path}})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                err = BadEnvelope(f"envelope of {length} bytes exceeds {MAX_BODY}")
+                self._send(err.status, {"error": err.to_dict()})
+                return
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError as exc:
+                err = BadEnvelope(f"body is not JSON: {exc}")
+                self._send(err.status, {"error": err.to_dict()})
+                return
+            status, payload = replica.invoke(body)
+            self._send(status, payload)
+
+    return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def serve(function: str, host: str = "127.0.0.1", port: int = 0,
+          replica_id: str | None = None, config: dict[str, Any] | None = None) -> None:
+    """Run one replica until SIGTERM/SIGINT."""
+    lifecycle_spawn = os.environ.get("VSB_SPAWN_TS")
+    replica_id = replica_id or os.environ.get("VSB_REPLICA_ID") or (
+        f"{function}-{socket.gethostname()}-{os.getpid()}")
+    store = None
+    if os.environ.get("VSB_S3_ENDPOINT"):
+        store = ClaimCheckStore(StorageSettings.from_env())
+    tdir = os.environ.get("VSB_TELEMETRY_DIR")
+    sink = TelemetrySink(Path(tdir) if tdir else None)
+    replica = Replica(function, replica_id, store, sink,
+                      max_inflight=int(os.environ.get("VSB_MAX_INFLIGHT", "0")))
+    try:
+        import psutil
+
+        replica.lifecycle.process_start_ts = psutil.Process().create_time()
+    except Exception:
+        pass
+    replica.lifecycle.spawn_ts = float(lifecycle_spawn) if lifecycle_spawn else None
+
+    server = _Server((host, port), make_handler_class(replica))
+    replica.lifecycle.runtime_up_ts = time.time()
+    print(f"VSB_LISTENING {server.server_address[1]}", flush=True)
+
+    def _stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    threading.Thread(target=replica.initialise, args=(config or {},), daemon=True).start()
+    try:
+        server.serve_forever(poll_interval=0.05)
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m functions.runtime",
+                                     description="Run one replica of a vsbench function.")
+    parser.add_argument("--function", required=True, help="function name, e.g. ffmpeg-0")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")))
+    parser.add_argument("--replica-id", default=None)
+    args = parser.parse_args(argv)
+    config = json.loads(os.environ.get("VSB_FUNCTION_CONFIG", "{}") or "{}")
+    from functions.registry import get_spec
+
+    try:
+        get_spec(args.function)
+    except KeyError as exc:
+        parser.error(str(exc.args[0]))
+    serve(args.function, args.host, args.port, args.replica_id, config)

@@ -1,0 +1,83 @@
+"""The ``vsbench`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import VsbError
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    from .setup_env import run_setup
+
+    for step in run_setup():
+        print(f"setup: {step.name:<18} {step.seconds:6.1f} s  {step.detail}", file=sys.stderr)
+    return 0
+
+
+def _cmd_corpus(args: argparse.Namespace) -> int:
+    from .corpus import build_corpus
+
+    paths = build_corpus(Path(args.out), presets=args.preset or None)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _cmd_process(args: argparse.Namespace) -> int:
+    from .process import process_video
+
+    config = json.loads(args.config) if args.config else None
+    result = process_video(Path(args.video), query=args.query, config=config)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    print(text)
+    return 0 if result.get("status") == "ok" else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vsbench", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("setup", help="provision models and caches (run once after install)")
+    s.set_defaults(func=_cmd_setup)
+
+    s = sub.add_parser("corpus", help="generate the synthetic test corpus with ground truth")
+    s.add_argument("--out", default="data/generated", help="output folder")
+    s.add_argument("--preset", action="append",
+                   help="preset(s) from data/corpus.yaml (default: all)")
+    s.set_defaults(func=_cmd_corpus)
+
+    s = sub.add_parser("process", help="run one video through VideoSearcher on this machine")
+    s.add_argument("video", help="video file (MP4, MKV, WebM...)")
+    s.add_argument("--query", default="", help="what to search for, e.g. 'cat'")
+    s.add_argument("--out", help="also write the result JSON to this file")
+    s.add_argument("--config", help="JSON object of orchestrator config overrides")
+    s.set_defaults(func=_cmd_process)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except VsbError as exc:
+        print(f"vsbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:
+        print(f"vsbench {args.command}: error: --config is not valid JSON: {exc}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"vsbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The embedded serverless platform: S3 server, replica providers and the gateway."""

@@ -1,0 +1,87 @@
+"""``vsbench process``: run one video through VideoSearcher on this machine."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from functions.runtime.media import ffmpeg_exe
+from functions.runtime.telemetry import ToolError, run_tool
+
+from .errors import VsbError
+from .mediainfo import probe
+
+
+def new_request_id() -> str:
+    return time.strftime("req-%Y%m%dT%H%M%S-", time.gmtime()) + secrets.token_hex(3)
+
+
+def validate_video(path: Path) -> None:
+    """Refuse what is not a whole, decodable video, with one line naming the file."""
+    if not path.exists():
+        raise VsbError(f"{path}: no such file; give the path of a video file")
+    if not path.is_file():
+        raise VsbError(f"{path}: not a regular file; give the path of a video file")
+    if path.stat().st_size == 0:
+        raise VsbError(f"{path}: file is empty; give a video file (MP4, MKV, WebM...)")
+    try:
+        info = probe(path)
+    except ValueError as exc:
+        raise VsbError(f"{path}: not a video ({exc})") from None
+    if not info.has_video:
+        raise VsbError(f"{path}: has no video stream (audio-only?); give a video file")
+    try:
+        # Decode everything once: a truncated or corrupt file fails here, not mid-pipeline.
+        run = run_tool([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path),
+                        "-f", "null", "-"], timeout_s=600)
+    except ToolError as exc:
+        raise VsbError(f"{path}: damaged or truncated video ({exc})") from None
+    if run.stderr.strip():
+        first = run.stderr.strip().splitlines()[0]
+        raise VsbError(f"{path}: damaged or truncated video ({first})")
+
+
+def run_orchestrator(gateway_url: str, store, video: Path, query: str,
+                     config: dict[str, Any] | None = None, request_id: str | None = None,
+                     auth: tuple[str, str] | None = None, timeout_s: float = 900.0) -> dict:
+    """Upload ``video``, invoke the orchestrator through the gateway, return the result."""
+    rid = request_id or new_request_id()
+    key = f"uploads/{rid}/{video.name}"
+    uri = store.put_file(video, key)
+    envelope = {"request_id": rid, "stage": "orchestrator", "inputs": {"video": uri},
+                "config": {"query": query, **(config or {})}}
+    t0 = time.perf_counter()
+    try:
+        resp = requests.post(f"{gateway_url.rstrip('/')}/function/orchestrator", json=envelope,
+                             timeout=timeout_s, auth=auth)
+    except requests.RequestException as exc:
+        raise VsbError(f"{video}: the gateway at {gateway_url} did not answer: {exc}") from None
+    client_ms = (time.perf_counter() - t0) * 1000
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    if resp.status_code != 200:
+        err = body.get("error", {}) if isinstance(body, dict) else {}
+        message = err.get("message") if isinstance(err, dict) else None
+        raise VsbError(f"{video}: {message or f'HTTP {resp.status_code} from the orchestrator'}")
+    result = store.get_json(body["outputs"]["result"])
+    result["timings"]["client_ms"] = round(client_ms, 1)
+    return result
+
+
+def process_video(video: Path, query: str = "", work_dir: Path | None = None,
+                  config: dict[str, Any] | None = None) -> dict:
+    """Bring up a local platform, run one request, tear the platform down."""
+    from .platform.local import LocalPlatform
+
+    validate_video(video)
+    with tempfile.TemporaryDirectory(prefix="vsb-process-") as tmp:
+        platform = LocalPlatform(Path(work_dir or tmp))
+        with platform:
+            return run_orchestrator(platform.gateway_url, platform.store, video, query, config)
