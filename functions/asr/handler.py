@@ -13,7 +13,7 @@ from dataclasses import asdict
 from functions.runtime.context import InvocationContext
 from functions.runtime.errors import BadInput, Unavailable
 
-_engines: dict[str, object] = {}
+_engines: dict[str, tuple[object, threading.Lock]] = {}
 _lock = threading.Lock()
 _defaults: dict = {"engine": "pocketsphinx", "options": {}}
 
@@ -25,9 +25,11 @@ def _get_engine(name: str, options: dict):
     with _lock:
         if key not in _engines:
             try:
-                _engines[key] = create_engine(name, options)
+                # Decoders are not thread-safe: concurrent requests on one replica take turns
+                # (replicas, not threads, are the unit of scale).
+                _engines[key] = (create_engine(name, options), threading.Lock())
             except (EngineUnavailable, ValueError) as exc:
-                raise Unavailable(f"asr: {exc}") from exc
+                raise Unavailable(str(exc)) from exc
         return _engines[key]
 
 
@@ -39,14 +41,15 @@ def init(config: dict) -> None:
 def handle(ctx: InvocationContext) -> dict:
     from .engines import read_wav
 
-    engine = _get_engine(ctx.cfg("engine", _defaults["engine"], str),
+    engine, engine_lock = _get_engine(ctx.cfg("engine", _defaults["engine"], str),
                          dict(ctx.cfg("options", _defaults["options"], dict)))
     wav = ctx.fetch(ctx.input("audio"), "audio.wav")
     try:
         pcm, rate = read_wav(wav)
     except (ValueError, OSError) as exc:
-        raise BadInput(f"asr: cannot read the clip's wav: {exc}") from exc
-    transcript = engine.transcribe(pcm, rate)
+        raise BadInput(f"cannot read the clip's wav: {exc}") from exc
+    with engine_lock:
+        transcript = engine.transcribe(pcm, rate)
     offset = float(ctx.cfg("clip_start_s", 0.0, float))
     words = [
         {**asdict(w), "start_s": round(w.start_s + offset, 3), "end_s": round(w.end_s + offset, 3)}

@@ -7,7 +7,7 @@ Frames travel as one tar (``frames.tar``) with an index of their times.
 from __future__ import annotations
 
 from functions.runtime.context import InvocationContext
-from functions.runtime.errors import BadEnvelope
+from functions.runtime.errors import BadEnvelope, StageError
 from functions.runtime.media import ffmpeg_exe, write_tar
 
 
@@ -25,8 +25,14 @@ def handle(ctx: InvocationContext) -> dict:
     frames_dir = ctx.workdir / "frames"
     frames_dir.mkdir()
     # fps filter: output frame k carries time k/fps (the input frame nearest to it).
-    ctx.tool([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(src), "-an",
-              "-vf", f"fps={fps}", "-q:v", "3", str(frames_dir / "frame-%05d.jpg")])
+    try:
+        ctx.tool([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(src), "-an",
+                  "-vf", f"fps={fps}", "-q:v", "3", str(frames_dir / "frame-%05d.jpg")])
+    except StageError:
+        # ffmpeg fails when the fps filter emits nothing (a clip shorter than one frame
+        # interval); the first-frame fallback below still fails on a really broken clip.
+        for f in frames_dir.glob("frame-*.jpg"):
+            f.unlink()
     files = sorted(frames_dir.glob("frame-*.jpg"))
     offsets = [k / fps for k in range(len(files))]
     if not files:  # a clip shorter than one frame interval: take its first frame

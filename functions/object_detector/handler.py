@@ -28,7 +28,7 @@ def _get_detector(model: str, score_threshold: float | None, nms_iou: float):
             try:
                 path = ensure_model(model, download=False)
             except (ModelError, KeyError) as exc:
-                raise Unavailable(f"object-detector: {exc}") from exc
+                raise Unavailable(str(exc)) from exc
             _detectors[key] = Detector.load(model, path, score_threshold=score_threshold,
                                             nms_iou=nms_iou)
         return _detectors[key]

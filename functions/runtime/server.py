@@ -107,7 +107,7 @@ class Replica:
             traceback.print_exc()
             status = 500
             payload = {"error": {"kind": "internal", "retryable": False,
-                                 "message": f"{self.function}: {type(exc).__name__}: {exc}"}}
+                                 "message": f"{type(exc).__name__}: {exc}"}}
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             with self.lock:

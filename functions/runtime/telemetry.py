@@ -74,7 +74,7 @@ class InvocationMeter:
         self.child_cpu_ms += run.cpu_ms
         self.child_maxrss_mb = max(self.child_maxrss_mb, run.maxrss_mb)
         self.tools.append(
-            {"tool": Path(run.cmd[0]).name, "wall_ms": round(run.wall_ms, 3),
+            {"tool": tool_name(run.cmd), "wall_ms": round(run.wall_ms, 3),
              "cpu_ms": round(run.cpu_ms, 3)}
         )
 
@@ -94,6 +94,11 @@ class InvocationMeter:
             "child_peak_rss_mb": self.child_maxrss_mb,
             "tools": self.tools,
         }
+
+
+def tool_name(cmd: list[str]) -> str:
+    """``ffmpeg`` for imageio-ffmpeg's ``ffmpeg-linux-x86_64-v9.0.2`` and the like."""
+    return Path(cmd[0]).name.split("-linux")[0].split("-macos")[0].split("-win")[0]
 
 
 class ToolError(RuntimeError):
@@ -149,10 +154,10 @@ def run_tool(
     if meter is not None:
         meter.add_tool(run)
     if timed_out.is_set():
-        raise ToolError(run, f"{Path(cmd[0]).name} timed out after {timeout_s:.0f} s")
+        raise ToolError(run, f"{tool_name(cmd)} timed out after {timeout_s:.0f} s")
     if run.returncode != 0:
         tail = " | ".join(stderr.strip().splitlines()[-3:])
-        raise ToolError(run, f"{Path(cmd[0]).name} exited {run.returncode}: {tail}")
+        raise ToolError(run, f"{tool_name(cmd)} exited {run.returncode}: {tail}")
     return run
 
 
