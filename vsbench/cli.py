@@ -41,6 +41,26 @@ def _cmd_process(args: argparse.Namespace) -> int:
     return 0 if result.get("status") == "ok" else 1
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .corpus import generate_preset
+    from .process import process_video
+
+    video = generate_preset("sample", Path(args.corpus), reuse=True)
+    result = process_video(video, query=args.query)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    t = result["timings"]
+    print(f"{video}: {result['status']}, {len(result['clips'])} clips, "
+          f"e2e {t['e2e_ms']:.0f} ms; query {args.query!r} matched clips "
+          f"{[m['clip'] for m in result['matches']]}; result in {out}")
+    for clip in result["clips"]:
+        labels = sorted({d["label"] for f in clip["frames"] for d in f["detections"]})
+        print(f"  clip {clip['index']}: {clip['start_s']:6.2f}-{clip['end_s']:6.2f} s  "
+              f"labels={labels}  transcript={clip['transcript']!r}")
+    return 0 if result["status"] == "ok" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vsbench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -60,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="also write the result JSON to this file")
     s.add_argument("--config", help="JSON object of orchestrator config overrides")
     s.set_defaults(func=_cmd_process)
+
+    s = sub.add_parser("demo", help="generate the sample video and process it (the main job "
+                                    "until the study pipeline lands)")
+    s.add_argument("--corpus", default="data/generated", help="where the sample video goes")
+    s.add_argument("--query", default="motorcycle")
+    s.add_argument("--out", default="results/demo/result.json")
+    s.set_defaults(func=_cmd_demo)
     return p
 
 

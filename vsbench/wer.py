@@ -48,9 +48,10 @@ class WerResult:
         return self.ref_words - self.substitutions - self.deletions
 
 
-def _is_punct(ch: str) -> bool:
-    # Unicode punctuation (P*) and symbols (S*: "$", "%", "+", ...) are both stripped.
-    return unicodedata.category(ch)[0] in ("P", "S")
+def _drop(ch: str) -> bool:
+    # Punctuation (P*), symbols (S*: "$", "%", "+", ...) and control/format characters (C*)
+    # are stripped; whitespace (some of which is C*) is handled before this is asked.
+    return unicodedata.category(ch)[0] in ("P", "S", "C")
 
 
 def normalize(text: str) -> list[str]:
@@ -63,15 +64,12 @@ def normalize(text: str) -> list[str]:
     whitespace, so runs of it collapse.
     """
     text = unicodedata.normalize("NFKC", text).lower().translate(_APOSTROPHES)
-    keep = "\x00"  # placeholder for the apostrophes we keep; never in normalized text
-    text = _INNER_APOSTROPHE.sub(keep, text)
+    inner = {m.start() for m in _INNER_APOSTROPHE.finditer(text)}
     out = []
-    for ch in text:
-        if ch in _SEPARATORS:
+    for i, ch in enumerate(text):
+        if ch.isspace() or ch in _SEPARATORS:
             out.append(" ")
-        elif ch == keep:
-            out.append("'")
-        elif not _is_punct(ch):
+        elif i in inner or not _drop(ch):
             out.append(ch)
     return "".join(out).split()
 

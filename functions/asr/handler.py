@@ -48,8 +48,11 @@ def handle(ctx: InvocationContext) -> dict:
         pcm, rate = read_wav(wav)
     except (ValueError, OSError) as exc:
         raise BadInput(f"cannot read the clip's wav: {exc}") from exc
-    with engine_lock:
-        transcript = engine.transcribe(pcm, rate)
+    try:
+        with engine_lock:
+            transcript = engine.transcribe(pcm, rate)
+    except ValueError as exc:  # wrong rate or shape: the audio, not the engine, is at fault
+        raise BadInput(f"cannot transcribe the clip's wav: {exc}") from exc
     offset = float(ctx.cfg("clip_start_s", 0.0, float))
     words = [
         {**asdict(w), "start_s": round(w.start_s + offset, 3), "end_s": round(w.end_s + offset, 3)}
