@@ -24,14 +24,17 @@ def main() -> int:
     args = ap.parse_args()
 
     from vsbench.corpus import generate_preset
-    from vsbench.platform.local import LocalPlatform
+    from vsbench.platform.embedded import EmbeddedPlatform
     from vsbench.process import run_orchestrator
+    from vsbench.regimes import load_config, resolve_regime
 
     with tempfile.TemporaryDirectory(prefix="vsb-bench-") as tmp:
         video = generate_preset(args.preset, Path(tmp) / "corpus")
-        with LocalPlatform(Path(tmp) / "platform") as platform:
-            print(f"platform up in {platform.startup_s:.1f} s "
-                  f"({len(platform.replicas)} replicas, all ready)")
+        with EmbeddedPlatform(Path(tmp) / "platform") as platform:
+            t0 = time.perf_counter()
+            platform.deploy(resolve_regime(load_config(), "warm"))
+            print(f"platform up in {platform.startup_s:.1f} s, one ready replica per "
+                  f"function {time.perf_counter() - t0:.1f} s later")
             run_orchestrator(platform.gateway_url, platform.store, video, args.query)  # warm-up
             results = []
             for _ in range(args.reps):

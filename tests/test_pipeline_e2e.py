@@ -14,9 +14,11 @@ TOL_S = 0.3
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    from vsbench.platform.local import LocalPlatform
+    from vsbench.platform.embedded import EmbeddedPlatform
+    from vsbench.regimes import load_config, resolve_regime
 
-    with LocalPlatform(tmp_path_factory.mktemp("platform")) as p:
+    with EmbeddedPlatform(tmp_path_factory.mktemp("platform")) as p:
+        p.deploy(resolve_regime(load_config(), "warm"))
         yield p
 
 

@@ -61,6 +61,73 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if result["status"] == "ok" else 1
 
 
+def _cmd_platform(args: argparse.Namespace) -> int:
+    from .platform.admin import GatewayAdmin
+    from .platform.auth import BasicAuth
+    from .platform.daemon import platform_down, platform_up, read_state
+
+    if args.action == "up":
+        state = platform_up(s3_kind=args.s3)
+        print(f"platform up: gateway {state['gateway_url']}, s3 {state['s3_url']} "
+              f"({state['s3_kind']}), credentials in {state['basic_auth_file']}")
+    elif args.action == "down":
+        print("platform down" if platform_down() else "no platform was running")
+    else:
+        state = read_state()
+        if state:
+            admin = GatewayAdmin(state["gateway_url"],
+                                 BasicAuth.from_file(Path(state["basic_auth_file"])).as_tuple())
+            state["healthy"] = admin.healthy()
+            state["functions"] = admin.functions() if state["healthy"] else []
+        if args.json:
+            print(json.dumps(state or {"running": False}, indent=1))
+        elif not state:
+            print("no platform running (vsbench platform up)")
+        else:
+            print(f"gateway {state['gateway_url']} ({'healthy' if state['healthy'] else 'DOWN'})"
+                  f", s3 {state['s3_url']}")
+            for fn in state["functions"]:
+                print(f"  {fn['name']:<16} replicas {fn['availableReplicas']}/{fn['replicas']}"
+                      f"  invocations {fn['invocationCount']}")
+        return 0 if state else 1
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from .build import ensure_built
+    from .platform.admin import GatewayAdmin
+    from .platform.auth import BasicAuth
+    from .platform.daemon import read_state
+    from .regimes import load_config, resolve_regime
+
+    state = read_state()
+    if not state:
+        raise VsbError("no platform running; start one with: vsbench platform up")
+    policies = resolve_regime(load_config(Path(args.config) if args.config else None),
+                              args.regime)
+    builds = ensure_built(list(policies))
+    admin = GatewayAdmin(state["gateway_url"],
+                         BasicAuth.from_file(Path(state["basic_auth_file"])).as_tuple())
+    for name, policy in policies.items():
+        how = admin.deploy(name, policy, builds[name].image)
+        print(f"{how} {name}: {builds[name].image} min {policy.min_replicas} max "
+              f"{policy.max_replicas} idle {policy.idle_timeout_s} s", file=sys.stderr)
+    admin.wait_available(list(policies))
+    print(f"regime {args.regime} deployed", file=sys.stderr)
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from functions.registry import FUNCTIONS
+
+    from .build import build_function
+
+    for name in args.function or list(FUNCTIONS):
+        rec = build_function(name)
+        print(f"{name:<16} {rec.image}  {rec.seconds:6.2f} s  {'; '.join(rec.steps)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vsbench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -80,6 +147,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="also write the result JSON to this file")
     s.add_argument("--config", help="JSON object of orchestrator config overrides")
     s.set_defaults(func=_cmd_process)
+
+    s = sub.add_parser("platform", help="the embedded platform (gateway + S3) in the background")
+    s.add_argument("action", choices=["up", "down", "status"])
+    s.add_argument("--json", action="store_true", help="status as JSON")
+    s.add_argument("--s3", default="auto", choices=["auto", "minio", "moto"],
+                   help="S3 server (auto: minio when on PATH, else moto)")
+    s.set_defaults(func=_cmd_platform)
+
+    s = sub.add_parser("deploy", help="(re)deploy every function under a regime")
+    s.add_argument("--regime", required=True, help="a regime of config/config.yaml")
+    s.add_argument("--config", help="config file (default config/config.yaml)")
+    s.set_defaults(func=_cmd_deploy)
+
+    s = sub.add_parser("build", help="fingerprinted per-function builds (caches, models)")
+    s.add_argument("function", nargs="*", help="functions (default: all)")
+    s.set_defaults(func=_cmd_build)
 
     s = sub.add_parser("demo", help="generate the sample video and process it (the main job "
                                     "until the study pipeline lands)")

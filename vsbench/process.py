@@ -48,7 +48,7 @@ def validate_video(path: Path) -> None:
 
 def run_orchestrator(gateway_url: str, store, video: Path, query: str,
                      config: dict[str, Any] | None = None, request_id: str | None = None,
-                     auth: tuple[str, str] | None = None, timeout_s: float = 900.0) -> dict:
+                     timeout_s: float = 900.0) -> dict:
     """Upload ``video``, invoke the orchestrator through the gateway, return the result."""
     rid = request_id or new_request_id()
     key = f"uploads/{rid}/{video.name}"
@@ -58,7 +58,7 @@ def run_orchestrator(gateway_url: str, store, video: Path, query: str,
     t0 = time.perf_counter()
     try:
         resp = requests.post(f"{gateway_url.rstrip('/')}/function/orchestrator", json=envelope,
-                             timeout=timeout_s, auth=auth)
+                             timeout=timeout_s, headers={"X-Vsb-Request-Id": rid})
     except requests.RequestException as exc:
         raise VsbError(f"{video}: the gateway at {gateway_url} did not answer: {exc}") from None
     client_ms = (time.perf_counter() - t0) * 1000
@@ -72,16 +72,30 @@ def run_orchestrator(gateway_url: str, store, video: Path, query: str,
         raise VsbError(f"{video}: {message or f'HTTP {resp.status_code} from the orchestrator'}")
     result = store.get_json(body["outputs"]["result"])
     result["timings"]["client_ms"] = round(client_ms, 1)
+    result["timings"]["orchestrator_cold"] = resp.headers.get("X-Vsb-Cold") == "1"
+    # A request is cold when any of its invocations was (the orchestrator's included).
+    result["cold"] = bool(result["timings"]["cold"] or result["timings"]["orchestrator_cold"])
     return result
 
 
-def process_video(video: Path, query: str = "", work_dir: Path | None = None,
-                  config: dict[str, Any] | None = None) -> dict:
-    """Bring up a local platform, run one request, tear the platform down."""
-    from .platform.local import LocalPlatform
+def process_video(video: Path, query: str = "", config: dict[str, Any] | None = None,
+                  state_dir: Path | None = None, regime: str = "warm") -> dict:
+    """Run one request: on the running platform if there is one, else on a temporary one
+    deployed under ``regime`` (from config/config.yaml) and torn down afterwards."""
+    from functions.runtime.claimcheck import ClaimCheckStore, StorageSettings
+
+    from .platform.daemon import read_state
+    from .platform.embedded import EmbeddedPlatform
+    from .regimes import load_config, resolve_regime
 
     validate_video(video)
+    state = read_state(state_dir)
+    if state:
+        store = ClaimCheckStore(StorageSettings(endpoint_url=state["s3_url"],
+                                                bucket=state["bucket"]))
+        return run_orchestrator(state["gateway_url"], store, video, query, config)
+    policies = resolve_regime(load_config(), regime)
     with tempfile.TemporaryDirectory(prefix="vsb-process-") as tmp:
-        platform = LocalPlatform(Path(work_dir or tmp))
-        with platform:
+        with EmbeddedPlatform(Path(tmp)) as platform:
+            platform.deploy(policies)
             return run_orchestrator(platform.gateway_url, platform.store, video, query, config)

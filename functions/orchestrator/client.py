@@ -30,12 +30,16 @@ class CallRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     sent_ts: float = 0.0
+    cold: bool = False  # the gateway says it waited for a replica started for it
+    queue_ms: float = 0.0  # time waiting in the gateway for a free replica
+    replica_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "function": self.function, "clip": self.clip, "attempt": self.attempt,
             "status": self.status, "wall_ms": round(self.wall_ms, 3), "sent_ts": self.sent_ts,
-            "error": self.error, "metrics": self.metrics,
+            "error": self.error, "cold": self.cold, "queue_ms": self.queue_ms,
+            "replica_id": self.replica_id, "metrics": self.metrics,
         }
 
 
@@ -98,8 +102,9 @@ class GatewayClient:
             sent = time.time()
             t0 = time.perf_counter()
             try:
-                resp = self._session().post(url, json=envelope, timeout=(5.0, timeout),
-                                            auth=self.auth)
+                resp = self._session().post(
+                    url, json=envelope, timeout=(5.0, timeout), auth=self.auth,
+                    headers={"X-Vsb-Request-Id": str(envelope.get("request_id", ""))})
             except requests.Timeout:
                 wall = (time.perf_counter() - t0) * 1000
                 self._record(CallRecord(function, clip, attempt, None, wall,
@@ -119,9 +124,12 @@ class GatewayClient:
                     body = {"error": {"message": resp.text[:300] or resp.reason}}
                 err = body.get("error") if isinstance(body, dict) else None
                 message = (err or {}).get("message") if isinstance(err, dict) else str(err)
-                self._record(CallRecord(function, clip, attempt, resp.status_code, wall,
-                                        metrics=body.get("metrics", {}) if isinstance(body, dict)
-                                        else {}, error=message, sent_ts=sent))
+                self._record(CallRecord(
+                    function, clip, attempt, resp.status_code, wall,
+                    metrics=body.get("metrics", {}) if isinstance(body, dict) else {},
+                    error=message, sent_ts=sent, cold=resp.headers.get("X-Vsb-Cold") == "1",
+                    queue_ms=float(resp.headers.get("X-Vsb-Queue-Ms") or 0.0),
+                    replica_id=resp.headers.get("X-Vsb-Replica")))
                 if resp.status_code == 200 and isinstance(body, dict) and "outputs" in body:
                     return body["outputs"]
                 last = f"HTTP {resp.status_code}: {message}"

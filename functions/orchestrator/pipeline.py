@@ -153,17 +153,21 @@ def timings(client: GatewayClient, e2e_ms: float) -> dict[str, Any]:
     stages: dict[str, dict[str, Any]] = {}
     for rec in client.records:
         s = stages.setdefault(rec.function, {"exec_ms": 0.0, "wall_ms": 0.0, "calls": 0,
-                                             "attempts": 0, "cpu_ms": 0.0})
+                                             "attempts": 0, "cpu_ms": 0.0, "cold": 0,
+                                             "queue_ms": 0.0})
         s["attempts"] += 1
+        s["cold"] += int(rec.cold)
+        s["queue_ms"] += rec.queue_ms
         s["wall_ms"] += rec.wall_ms
         if rec.status == 200:
             s["calls"] += 1
         s["exec_ms"] += float(rec.metrics.get("exec_ms", 0.0))
         s["cpu_ms"] += float(rec.metrics.get("cpu_ms", 0.0))
     for s in stages.values():
-        for k in ("exec_ms", "wall_ms", "cpu_ms"):
+        for k in ("exec_ms", "wall_ms", "cpu_ms", "queue_ms"):
             s[k] = round(s[k], 1)
-    return {"e2e_ms": round(e2e_ms, 1), "stages": stages}
+    cold = any(rec.cold for rec in client.records)
+    return {"e2e_ms": round(e2e_ms, 1), "cold": cold, "stages": stages}
 
 
 __all__ = ["STAGE_FUNCTIONS", "RequestState", "StageFailed", "run_request", "timings"]

@@ -7,7 +7,8 @@ finished: models loaded), ``GET /_/telemetry`` (lifecycle and counters) and ``PO
 A handler module defines ``init(config: dict) -> None`` (optional; once per replica) and
 ``handle(ctx: InvocationContext) -> dict`` (the outputs). The server binds first, prints
 ``VSB_LISTENING <port>`` on stdout (how a process provider learns an ephemeral port), then
-imports the handler and runs ``init()``; until then ``/_/ready`` answers 503.
+imports the handler and runs ``init()``; until then ``/_/ready`` answers 503. When init is done
+it prints ``VSB_READY`` (or ``VSB_INIT_FAILED <reason>``), so a provider need not poll.
 """
 
 from __future__ import annotations
@@ -72,10 +73,13 @@ class Replica:
             self.init_error = f"{type(exc).__name__}: {exc}"
             print(f"[{self.function}] init failed: {self.init_error}", file=sys.stderr)
             traceback.print_exc()
+            print(f"VSB_INIT_FAILED {self.init_error}", flush=True)
             return
         self.lifecycle.init_done_ts = time.time()
         self.lifecycle.ready_ts = time.time()
         self.ready.set()
+        # Tell a process provider at once (no readiness polling on the critical path).
+        print("VSB_READY", flush=True)
         self.sink.write("replicas", self.lifecycle.to_dict())
 
     def invoke(self, body: Any) -> tuple[int, dict[str, Any]]:
@@ -216,11 +220,22 @@ def serve(function: str, host: str = "127.0.0.1", port: int = 0,
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    parent = os.environ.get("VSB_PARENT_PID")
+    if parent:
+        threading.Thread(target=_exit_with_parent, args=(int(parent), server), daemon=True,
+                         name="parent-watch").start()
     threading.Thread(target=replica.initialise, args=(config or {},), daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.05)
     finally:
         server.server_close()
+
+
+def _exit_with_parent(parent_pid: int, server: ThreadingHTTPServer) -> None:
+    """Stop when the platform that started this replica is gone: no orphan replicas."""
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    server.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:

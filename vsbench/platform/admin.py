@@ -1,0 +1,83 @@
+"""A client for the gateway's ``/system`` API (the embedded gateway or a real OpenFaaS one)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from ..errors import VsbError
+from .policy import ScalingPolicy
+
+
+class GatewayAdmin:
+    def __init__(self, url: str, auth: tuple[str, str] | None = None, timeout_s: float = 30.0):
+        self.url = url.rstrip("/")
+        self.auth = auth
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+
+    def _req(self, method: str, path: str, **kw: Any) -> requests.Response:
+        try:
+            resp = self.session.request(method, self.url + path, auth=self.auth,
+                                        timeout=self.timeout_s, **kw)
+        except requests.RequestException as exc:
+            raise VsbError(f"gateway {self.url} did not answer {method} {path}: {exc}") from None
+        if resp.status_code == 401:
+            raise VsbError(f"gateway {self.url} refused the credentials (401); check the "
+                           "basic-auth file or VSB_GATEWAY_USER/VSB_GATEWAY_PASSWORD")
+        return resp
+
+    def _ok(self, resp: requests.Response, what: str) -> requests.Response:
+        if resp.status_code >= 400:
+            raise VsbError(f"{what}: HTTP {resp.status_code}: {resp.text.strip()[:300]}")
+        return resp
+
+    def healthy(self) -> bool:
+        try:
+            return self.session.get(self.url + "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def functions(self) -> list[dict[str, Any]]:
+        return self._ok(self._req("GET", "/system/functions"), "list functions").json()
+
+    def function(self, name: str) -> dict[str, Any]:
+        return self._ok(self._req("GET", f"/system/function/{name}"), f"get {name}").json()
+
+    def deploy(self, name: str, policy: ScalingPolicy, image: str,
+               env: dict[str, str] | None = None) -> str:
+        """Deploy, or update when it exists. Returns "deployed" or "updated"."""
+        body = policy.to_deployment(name, image, env)
+        resp = self._req("POST", "/system/functions", json=body)
+        if resp.status_code == 409:
+            self._ok(self._req("PUT", "/system/functions", json=body), f"update {name}")
+            return "updated"
+        self._ok(resp, f"deploy {name}")
+        return "deployed"
+
+    def remove(self, name: str) -> None:
+        self._ok(self._req("DELETE", "/system/functions", json={"functionName": name}),
+                 f"remove {name}")
+
+    def scale(self, name: str, replicas: int) -> dict[str, Any]:
+        return self._ok(self._req("POST", f"/system/scale-function/{name}",
+                                  json={"replicas": replicas}), f"scale {name}").json()
+
+    def wait_available(self, names: list[str], timeout_s: float = 180.0) -> None:
+        """Wait until each function has all its replicas ready (``availableReplicas``)."""
+        deadline = time.monotonic() + timeout_s
+        pending = set(names)
+        while pending:
+            for fn in self.functions():
+                if (fn["name"] in pending and fn["availableReplicas"] >= fn["replicas"]
+                        and fn["availableReplicas"] >= int(
+                            fn.get("labels", {}).get("com.openfaas.scale.min", 0))):
+                    pending.discard(fn["name"])
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise VsbError(f"functions not ready after {timeout_s:.0f} s: "
+                               f"{', '.join(sorted(pending))}; see the platform's replica logs")
+            time.sleep(0.05)

@@ -1,0 +1,121 @@
+"""``vsbench platform up | down | status``: the embedded platform as a background daemon.
+
+The daemon (``python -m vsbench.platform.daemon STATE_DIR``) runs an
+:class:`EmbeddedPlatform` until SIGTERM and writes ``STATE_DIR/state.json`` (pid,
+gateway_url, s3_url, basic_auth_file, logs) once it is up; ``down`` stops it and everything
+it started. Replicas exit by themselves if the daemon dies (they watch their parent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import VsbError
+from ..paths import vsb_home
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("VSB_PLATFORM_DIR") or vsb_home() / "platform")
+
+
+def read_state(state_dir: Path | None = None) -> dict[str, Any] | None:
+    """The running platform's state, or None when none is up (stale files are ignored)."""
+    path = (state_dir or default_state_dir()) / "state.json"
+    try:
+        state = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(state["pid"], 0)
+    except (ProcessLookupError, KeyError, PermissionError):
+        return None
+    return state
+
+
+def platform_up(state_dir: Path | None = None, s3_kind: str = "auto",
+                timeout_s: float = 60.0) -> dict[str, Any]:
+    state_dir = state_dir or default_state_dir()
+    running = read_state(state_dir)
+    if running:
+        return running
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "state.json").unlink(missing_ok=True)
+    log = open(state_dir / "daemon.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "vsbench.platform.daemon", str(state_dir),
+                             "--s3", s3_kind], stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = read_state(state_dir)
+        if state:
+            return state
+        if proc.poll() is not None:
+            tail = (state_dir / "daemon.log").read_text().strip().splitlines()[-1:]
+            raise VsbError(f"the platform daemon exited ({tail[0] if tail else 'no output'}); "
+                           f"see {state_dir / 'daemon.log'}")
+        time.sleep(0.05)
+    proc.terminate()
+    raise VsbError(f"the platform did not come up within {timeout_s:.0f} s; "
+                   f"see {state_dir / 'daemon.log'}")
+
+
+def platform_down(state_dir: Path | None = None, timeout_s: float = 60.0) -> bool:
+    """Stop the daemon (it stops its replicas and S3). False when none was running."""
+    state_dir = state_dir or default_state_dir()
+    state = read_state(state_dir)
+    if not state:
+        (state_dir / "state.json").unlink(missing_ok=True)
+        return False
+    os.kill(state["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(state["pid"], 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.killpg(state["pid"], signal.SIGKILL)
+    (state_dir / "state.json").unlink(missing_ok=True)
+    return True
+
+
+def _serve(state_dir: Path, s3_kind: str) -> None:
+    from .embedded import EmbeddedPlatform
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    platform = EmbeddedPlatform(state_dir, s3_kind=s3_kind).start()
+    try:
+        state = {"pid": os.getpid(), "started_ts": time.time(), **platform.describe(),
+                 "logs": {"daemon": str(state_dir / "daemon.log"),
+                          "events": str(state_dir / "events"),
+                          "replicas": str(state_dir / "replicas")}}
+        tmp = state_dir / "state.json.tmp"
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, state_dir / "state.json")  # atomic: readers never see half a file
+        print(f"platform up: gateway {platform.gateway_url}, s3 {platform.s3.url}", flush=True)
+        stop.wait()
+    finally:
+        platform.stop()
+        (state_dir / "state.json").unlink(missing_ok=True)
+        print("platform down", flush=True)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("state_dir", type=Path)
+    ap.add_argument("--s3", default="auto", choices=["auto", "minio", "moto"])
+    a = ap.parse_args()
+    _serve(a.state_dir, a.s3)

@@ -1,0 +1,365 @@
+"""A function's replicas under a :class:`ScalingPolicy`: scale from zero, up, and back down.
+
+All state lives on the gateway's event loop (no locks). A request takes a free slot on a
+ready replica (fewer than ``max_inflight`` in flight) or waits, FIFO, in a bounded queue. Demand
+(in flight + waiting) over ``target_inflight`` per replica starts replicas, up to
+``max_replicas``; a replica idle for ``idle_timeout_s`` is stopped, never below
+``min_replicas``. A waiting request goes to the first slot that frees or the first replica
+that becomes ready. It is **cold** when the replica that served it was started after it
+began waiting, i.e. it waited for a replica started for it.
+
+Every change in replica count is a scale event (time, function, from, to, reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .events import PlatformLogs
+from .policy import ScalingPolicy
+
+
+class Replica(Protocol):
+    """What a provider's replica offers (processes now, containers later)."""
+
+    function: str
+    replica_id: str
+    spawn_ts: float
+    ready_ts: float | None
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def pid(self) -> int | None: ...
+    def spawn(self) -> None: ...
+    def wait_ready(self, timeout_s: float = 120.0) -> None: ...
+    def alive(self) -> bool: ...
+    def stop(self, grace_s: float = 5.0) -> None: ...
+    def kill(self) -> None: ...
+    def rss_mb(self) -> float: ...
+
+
+ReplicaFactory = Callable[[str], Replica]  # replica_id -> an unstarted replica
+
+
+class PoolError(Exception):
+    status = 503
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+@dataclass
+class Slot:
+    replica: Replica
+    started_mono: float
+    state: str = "starting"  # starting | ready | stopping | dead
+    inflight: int = 0
+    served: int = 0
+    last_active: float = 0.0
+    busy_since: float | None = None
+    busy_s: float = 0.0
+    ready_mono: float | None = None
+    draining: bool = False  # stop when idle (replaced by an update)
+    peak_rss_mb: float = 0.0  # highest sampled RSS (replica + its tool processes)
+
+    def busy_begin(self, now: float) -> None:
+        if self.inflight == 0:
+            self.busy_since = now
+        self.inflight += 1
+
+    def busy_end(self, now: float) -> None:
+        self.inflight = max(0, self.inflight - 1)
+        self.last_active = now
+        if self.inflight == 0 and self.busy_since is not None:
+            self.busy_s += now - self.busy_since
+            self.busy_since = None
+
+
+@dataclass
+class Lease:
+    slot: Slot
+    queue_ms: float = 0.0
+    cold: bool = False
+
+    @property
+    def replica(self) -> Replica:
+        return self.slot.replica
+
+
+@dataclass
+class _Waiter:
+    future: asyncio.Future
+    since: float = field(default_factory=time.monotonic)
+
+
+class ScalingPool:
+    def __init__(self, function: str, policy: ScalingPolicy, factory: ReplicaFactory,
+                 logs: PlatformLogs, image: str = "", labels: dict[str, str] | None = None,
+                 start_timeout_s: float = 120.0, enforce_memory: bool = True):
+        self.function = function
+        self.policy = policy
+        self.factory = factory
+        self.logs = logs
+        self.image = image
+        self.labels = labels or {}
+        self.start_timeout_s = start_timeout_s
+        self.enforce_memory = enforce_memory
+        self.slots: list[Slot] = []
+        self.waiters: deque[_Waiter] = deque()
+        self.invocations = 0
+        self.cold_starts = 0
+        self._ids = itertools.count()
+        self._retired_busy_s = 0.0  # replica-seconds of replicas already stopped
+        self._retired_alive_s = 0.0
+        self._tasks: set[asyncio.Task] = set()
+        self.closed = False
+
+    # --- counting ------------------------------------------------------------------------
+    def live(self) -> list[Slot]:
+        return [s for s in self.slots if s.state in ("starting", "ready")]
+
+    def ready(self) -> list[Slot]:
+        return [s for s in self.slots if s.state == "ready"]
+
+    def _free_slot(self) -> Slot | None:
+        free = [s for s in self.ready() if s.inflight < self.policy.max_inflight
+                and not s.draining]
+        # Least loaded first; among equals the oldest, so newer replicas can idle out.
+        return min(free, key=lambda s: (s.inflight, s.started_mono), default=None)
+
+    def _event(self, before: int, after: int, reason: str, **extra: Any) -> None:
+        self.logs.scale_events.write({"function": self.function, "from": before, "to": after,
+                                      "reason": reason, **extra})
+
+    # --- requests ------------------------------------------------------------------------
+    async def acquire(self) -> Lease:
+        if self.closed:
+            raise PoolError(f"function {self.function} is being removed", 503)
+        slot = self._free_slot()
+        if slot is not None and not self.waiters:
+            return self._lease(slot, waited_since=None)
+        if len(self.waiters) >= self.policy.max_queue:
+            raise PoolError(f"function {self.function}: queue full ({self.policy.max_queue} "
+                            f"waiting); retry later", 503)
+        waiter = _Waiter(asyncio.get_running_loop().create_future())
+        self.waiters.append(waiter)
+        self._autoscale()
+        self._dispatch()
+        done, _ = await asyncio.wait({waiter.future}, timeout=self.policy.queue_timeout_s)
+        if not done:
+            waiter.future.cancel()
+            try:
+                self.waiters.remove(waiter)
+            except ValueError:
+                pass
+            raise PoolError(
+                f"function {self.function}: no replica free after waiting "
+                f"{self.policy.queue_timeout_s:g} s (queue_timeout_s; {len(self.ready())} ready, "
+                f"{len(self.live())} live of max {self.policy.max_replicas})", 504)
+        return waiter.future.result()
+
+    def _lease(self, slot: Slot, waited_since: float | None) -> Lease:
+        now = time.monotonic()
+        slot.busy_begin(now)
+        slot.served += 1
+        self.invocations += 1
+        cold = waited_since is not None and slot.started_mono >= waited_since
+        if cold:
+            self.cold_starts += 1
+        queue_ms = (now - waited_since) * 1000 if waited_since is not None else 0.0
+        return Lease(slot, queue_ms=queue_ms, cold=cold)
+
+    def _dispatch(self) -> None:
+        while self.waiters:
+            slot = self._free_slot()
+            if slot is None:
+                return
+            waiter = self.waiters.popleft()
+            if waiter.future.done():
+                continue
+            waiter.future.set_result(self._lease(slot, waited_since=waiter.since))
+
+    def release(self, lease: Lease) -> None:
+        slot = lease.slot
+        slot.busy_end(time.monotonic())
+        if slot.draining and slot.inflight == 0:
+            self._stop_slot(slot, "replaced")
+        self._dispatch()
+
+    def fail_waiters(self, message: str, status: int = 502) -> None:
+        while self.waiters:
+            w = self.waiters.popleft()
+            if not w.future.done():
+                w.future.set_exception(PoolError(message, status))
+
+    # --- scaling -------------------------------------------------------------------------
+    def desired(self) -> int:
+        busy = sum(s.inflight for s in self.live()) + len(self.waiters)
+        want = math.ceil(busy / self.policy.target_inflight) if busy else 0
+        return max(self.policy.min_replicas, min(self.policy.max_replicas, want))
+
+    def _autoscale(self) -> None:
+        current = len([s for s in self.live() if not s.draining])
+        want = self.desired()
+        if want > current:
+            reason = "scale_from_zero" if current == 0 else "scale_up"
+            if not self.waiters and want == self.policy.min_replicas:
+                reason = "min_replicas"
+            self._event(current, want, reason)
+            for _ in range(want - current):
+                self._start_slot()
+
+    def _start_slot(self) -> Slot:
+        rid = f"{self.function}-{next(self._ids)}"
+        slot = Slot(self.factory(rid), started_mono=time.monotonic())
+        self.slots.append(slot)
+        self._spawn_task(self._run_start(slot))
+        return slot
+
+    def _spawn_task(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_start(self, slot: Slot) -> None:
+        try:
+            await asyncio.to_thread(slot.replica.spawn)
+            await asyncio.to_thread(slot.replica.wait_ready, self.start_timeout_s)
+        except Exception as exc:
+            before = len(self.live())
+            slot.state = "dead"
+            self.slots.remove(slot)
+            self._event(before, len(self.live()), "start_failed", error=str(exc))
+            self._record_replica(slot, "start_failed")
+            if not self.live():
+                self.fail_waiters(f"function {self.function}: replica failed to start: {exc}")
+            return
+        if slot.state != "starting":  # removed while starting
+            await asyncio.to_thread(slot.replica.stop)
+            return
+        slot.state = "ready"
+        slot.ready_mono = slot.last_active = time.monotonic()
+        self._dispatch()
+
+    def _stop_slot(self, slot: Slot, reason: str) -> None:
+        before = len(self.live())
+        slot.state = "stopping"
+        self.slots.remove(slot)
+        self._event(before, len(self.live()), reason, replica=slot.replica.replica_id)
+        self._record_replica(slot, reason)
+        self._spawn_task(asyncio.to_thread(slot.replica.stop))
+
+    def _record_replica(self, slot: Slot, reason: str) -> None:
+        now = time.monotonic()
+        busy = slot.busy_s + ((now - slot.busy_since) if slot.busy_since else 0.0)
+        rep = slot.replica
+        self._retired_busy_s += busy
+        self._retired_alive_s += now - slot.started_mono
+        self.logs.replicas.write({
+            "function": self.function, "replica_id": rep.replica_id, "pid": rep.pid,
+            "spawn_ts": rep.spawn_ts, "ready_ts": rep.ready_ts, "stop_ts": time.time(),
+            "stop_reason": reason, "served": slot.served, "busy_s": round(busy, 6),
+            "alive_s": round(now - slot.started_mono, 6), "memory_mb": self.policy.memory_mb,
+            "peak_rss_mb": round(slot.peak_rss_mb, 1),
+        })
+
+    async def scale_to(self, replicas: int, reason: str = "manual") -> int:
+        """Set the replica count now (clamped to [min, max]); idle replicas go first."""
+        n = max(self.policy.min_replicas, min(self.policy.max_replicas, replicas))
+        current = len(self.live())
+        if n > current:
+            self._event(current, n, reason)
+            for _ in range(n - current):
+                self._start_slot()
+        elif n < current:
+            order = sorted(self.live(), key=lambda s: (s.inflight > 0, s.state == "ready",
+                                                       -s.started_mono))
+            for slot in order[: current - n]:
+                if slot.inflight:
+                    slot.draining = True
+                else:
+                    self._stop_slot(slot, reason)
+        return n
+
+    def reconcile(self, sample_memory: bool = False) -> None:
+        """Periodic housekeeping: dead replicas, memory limit, idle timeout, min replicas."""
+        now = time.monotonic()
+        for slot in list(self.slots):
+            if slot.state == "ready" and not slot.replica.alive():
+                before = len(self.live())
+                slot.state = "dead"
+                self.slots.remove(slot)
+                code = getattr(getattr(slot.replica, "proc", None), "returncode", None)
+                self._event(before, len(self.live()), "replica_died",
+                            replica=slot.replica.replica_id, exit_code=code)
+                self._record_replica(slot, "died")
+            elif slot.state == "ready" and sample_memory:
+                rss = slot.replica.rss_mb()
+                slot.peak_rss_mb = max(slot.peak_rss_mb, rss)
+                if self.enforce_memory and rss > self.policy.memory_mb:
+                    slot.replica.kill()  # noticed as dead on the next pass, like an OOM kill
+                    self.logs.scale_events.write({
+                        "function": self.function, "reason": "oom_killed",
+                        "replica": slot.replica.replica_id, "rss_mb": round(rss, 1),
+                        "limit_mb": self.policy.memory_mb})
+        idle_timeout = self.policy.idle_timeout_s
+        if idle_timeout is not None and not self.waiters:
+            for slot in sorted(self.ready(), key=lambda s: s.last_active):
+                if len(self.live()) <= self.policy.min_replicas:
+                    break
+                if slot.inflight == 0 and now - slot.last_active >= idle_timeout:
+                    self._stop_slot(slot, "idle")
+        for slot in self.ready():
+            if slot.draining and slot.inflight == 0:
+                self._stop_slot(slot, "replaced")
+        self._autoscale()
+        self._dispatch()
+
+    async def close(self, reason: str = "removed") -> None:
+        self.closed = True
+        self.fail_waiters(f"function {self.function} was removed", 503)
+        for slot in list(self.slots):
+            if slot.state in ("starting", "ready"):
+                self._stop_slot(slot, reason)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def replace_all(self) -> None:
+        """After an update: new replicas get the new config; old ones stop when idle."""
+        for slot in self.live():
+            slot.draining = True
+        self.reconcile()
+
+    # --- reporting -----------------------------------------------------------------------
+    def replica_seconds(self) -> tuple[float, float]:
+        """(busy, alive) replica-seconds so far, stopped replicas included."""
+        now = time.monotonic()
+        busy, alive = self._retired_busy_s, self._retired_alive_s
+        for s in self.slots:
+            busy += s.busy_s + ((now - s.busy_since) if s.busy_since else 0.0)
+            alive += now - s.started_mono
+        return busy, alive
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.function,
+            "image": self.image,
+            "replicas": len(self.live()),
+            "availableReplicas": len(self.ready()),
+            "invocationCount": self.invocations,
+            "labels": self.labels,
+            "limits": {"memory": f"{self.policy.memory_mb}Mi"},
+            "vsbench": {"policy": self.policy.to_dict(), "queued": len(self.waiters),
+                        "inflight": sum(s.inflight for s in self.live()),
+                        "cold_starts": self.cold_starts},
+        }
