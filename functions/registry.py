@@ -44,15 +44,19 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     )
 }
 
-# The order in which a request passes through the stages (orchestrator first).
-PIPELINE_ORDER = list(FUNCTIONS)
+# Deployable but not part of the application: controls for measuring the platform itself.
+UTILITY_FUNCTIONS: dict[str, FunctionSpec] = {
+    "noop": FunctionSpec("noop", "functions.noop.handler", 64, 60.0,
+                         "answers at once (or after sleep_ms): the platform's own overhead"),
+}
+ALL_FUNCTIONS = {**FUNCTIONS, **UTILITY_FUNCTIONS}
 
 
 def get_spec(name: str) -> FunctionSpec:
     try:
-        return FUNCTIONS[name]
+        return ALL_FUNCTIONS[name]
     except KeyError:
-        known = ", ".join(FUNCTIONS)
+        known = ", ".join(ALL_FUNCTIONS)
         raise KeyError(f"unknown function {name!r}; known functions: {known}") from None
 
 

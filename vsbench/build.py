@@ -36,6 +36,7 @@ FUNCTION_PACKAGES: dict[str, list[str]] = {
     "ffmpeg-3": ["imageio-ffmpeg"],
     "object-detector": ["onnxruntime", "opencv-python-headless", "numpy"],
     "search": [],
+    "noop": [],
 }
 RUNTIME_PACKAGES = ["boto3", "botocore", "psutil"]
 FUNCTION_MODELS: dict[str, list[str]] = {"object-detector": ["fastestdet"]}

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from functions.registry import FUNCTIONS
+from functions.registry import ALL_FUNCTIONS, FUNCTIONS
 
 from .errors import VsbError
 from .platform.policy import PolicyError, ScalingPolicy
@@ -48,12 +48,15 @@ def resolve_regime(config: dict[str, Any], name: str,
     spec = dict(regimes[name] or {})
     overrides = spec.pop("overrides", {}) or {}
     spec.pop("description", None)
-    unknown = sorted(set(overrides) - set(FUNCTIONS))
+    unknown = sorted(set(overrides) - set(ALL_FUNCTIONS))
     if unknown:
         raise VsbError(f"regime {name!r}: overrides name unknown functions {unknown}")
     out = {}
     for fn in functions or list(FUNCTIONS):
-        values = {"memory_mb": FUNCTIONS[fn].memory_mb, **spec, **(overrides.get(fn) or {})}
+        if fn not in ALL_FUNCTIONS:
+            raise VsbError(f"unknown function {fn!r}; known: {', '.join(ALL_FUNCTIONS)}")
+        values = {"memory_mb": ALL_FUNCTIONS[fn].memory_mb, **spec,
+                  **(overrides.get(fn) or {})}
         try:
             out[fn] = ScalingPolicy.from_dict(values)
         except (PolicyError, TypeError) as exc:

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from functions.registry import FUNCTIONS
+from functions.registry import ALL_FUNCTIONS
 
 from .auth import BasicAuth
 from .events import PlatformLogs
@@ -111,7 +111,7 @@ class Gateway:
             return _error(exc.status, "queue_timeout" if exc.status == 504 else "unavailable",
                           str(exc), retryable=True)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
-        timeout = FUNCTIONS[name].timeout_s if name in FUNCTIONS else 300.0
+        timeout = ALL_FUNCTIONS[name].timeout_s if name in ALL_FUNCTIONS else 300.0
         rep = lease.replica
         try:
             async with self._session.post(f"{rep.url}/", data=body, headers=headers,
@@ -128,6 +128,10 @@ class Gateway:
                           f"within {timeout:g} s")
         except (aiohttp.ClientError, ConnectionError) as exc:
             pool.release(lease)
+            for _ in range(10):  # the socket closes a moment before the process is reaped
+                if not rep.alive():
+                    break
+                await asyncio.sleep(0.02)
             pool.reconcile()  # notice the dead replica now, not on the next tick
             msg = (f"replica {rep.replica_id} of {name} failed mid-request "
                    f"({type(exc).__name__}: {exc})"
@@ -173,9 +177,9 @@ class Gateway:
             raise web.HTTPBadRequest(text=f"deployment body is not JSON: {exc}") from None
         if not isinstance(body, dict) or not body.get("service"):
             raise web.HTTPBadRequest(text="deployment needs a 'service' name")
-        if body["service"] not in FUNCTIONS:
+        if body["service"] not in ALL_FUNCTIONS:
             raise web.HTTPBadRequest(text=f"unknown function {body['service']!r}; known: "
-                                          f"{', '.join(FUNCTIONS)}")
+                                          f"{', '.join(ALL_FUNCTIONS)}")
         try:
             policy = ScalingPolicy.from_deployment(body)
         except PolicyError as exc:
