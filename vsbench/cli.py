@@ -104,7 +104,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     if not state:
         raise VsbError("no platform running; start one with: vsbench platform up")
     policies = resolve_regime(load_config(Path(args.config) if args.config else None),
-                              args.regime)
+                              args.regime, args.function or None)
     builds = ensure_built(list(policies))
     admin = GatewayAdmin(state["gateway_url"],
                          BasicAuth.from_file(Path(state["basic_auth_file"])).as_tuple())
@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("deploy", help="(re)deploy every function under a regime")
     s.add_argument("--regime", required=True, help="a regime of config/config.yaml")
     s.add_argument("--config", help="config file (default config/config.yaml)")
+    s.add_argument("--function", action="append",
+                   help="deploy only this function (repeatable; default: the whole app)")
     s.set_defaults(func=_cmd_deploy)
 
     s = sub.add_parser("build", help="fingerprinted per-function builds (caches, models)")

@@ -1,8 +1,8 @@
 """VideoSearcher's flow, driven by the orchestrator function.
 
 ffmpeg-0 → librosa → ffmpeg-1 → for each clip, in parallel: [ffmpeg-2 → asr] alongside
-[ffmpeg-3 → object-detector] → search. The fan-out really is parallel: every clip's two
-chains are submitted to one thread pool at once, bounded by ``max_parallel_clips``.
+[ffmpeg-3 → object-detector] → search. The fan-out really is parallel: up to
+``max_parallel_clips`` clips at once, and within a clip its two chains side by side.
 """
 
 from __future__ import annotations
@@ -111,16 +111,25 @@ def run_request(
                    clip=i, **extra)
         detections[i] = det["frames"]
 
+    # At most `width` clips in flight; within a clip the two chains run side by side.
     width = max(1, int(config.get("max_parallel_clips", 8)))
-    with ThreadPoolExecutor(max_workers=2 * width, thread_name_prefix="clip") as pool:
-        futures = [pool.submit(chain, clip) for clip in clips
-                   for chain in (audio_chain, visual_chain)]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for f in pending:
-            f.cancel()
-        for f in done:
-            if f.exception() is not None:
-                raise f.exception()
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="visual") as visual_pool:
+
+        def clip_task(clip: dict) -> None:
+            visual = visual_pool.submit(visual_chain, clip)
+            try:
+                audio_chain(clip)
+            finally:
+                visual.result()  # re-raises the visual chain's failure, if any
+
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="clip") as clip_pool:
+            futures = [clip_pool.submit(clip_task, clip) for clip in clips]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for f in pending:
+                f.cancel()
+            for f in done:
+                if f.exception() is not None:
+                    raise f.exception()
     for name in ("ffmpeg-2", "asr", "ffmpeg-3", "object-detector"):
         state.stage(name, "done")
 
