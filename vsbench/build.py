@@ -79,7 +79,7 @@ def fingerprint(function: str) -> tuple[str, dict[str, str], dict[str, str]]:
 
     h = hashlib.sha256()
     for f in _sources(function):
-        h.update(str(f.relative_to(REPO)).encode())
+        h.update(str(f.relative_to(REPO) if f.is_relative_to(REPO) else f.name).encode())
         h.update(f.read_bytes())
     packages = {d: _version(d) for d in RUNTIME_PACKAGES + FUNCTION_PACKAGES.get(function, [])}
     models = {}
