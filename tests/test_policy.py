@@ -1,8 +1,7 @@
 import pytest
 
 from vsbench.errors import VsbError
-from vsbench.platform.policy import (PolicyError, ScalingPolicy, parse_duration,
-                                     parse_memory_mb)
+from vsbench.platform.policy import PolicyError, ScalingPolicy, parse_duration, parse_memory_mb
 from vsbench.regimes import load_config, resolve_regime
 
 
