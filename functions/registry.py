@@ -18,6 +18,7 @@ class FunctionSpec:
     memory_mb: int
     timeout_s: float
     description: str
+    storage: bool = True  # needs the S3 client (built during the replica's init)
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {
@@ -46,8 +47,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
 
 # Deployable but not part of the application: controls for measuring the platform itself.
 UTILITY_FUNCTIONS: dict[str, FunctionSpec] = {
-    "noop": FunctionSpec("noop", "functions.noop.handler", 64, 60.0,
-                         "answers at once (or after sleep_ms): the platform's own overhead"),
+    "noop": FunctionSpec("noop", "functions.noop.handler", 96, 60.0,
+                         "answers at once (or after sleep_ms): the platform's own overhead",
+                         storage=False),
 }
 ALL_FUNCTIONS = {**FUNCTIONS, **UTILITY_FUNCTIONS}
 

@@ -39,7 +39,7 @@ class ReplicaLifecycle:
     runtime_up_ts: float | None = None  # HTTP server bound, /_/health answers
     init_done_ts: float | None = None  # handler init() returned (models loaded)
     ready_ts: float | None = None  # /_/ready answers 200
-    import_ms: float | None = None  # importing the handler module
+    import_ms: float | None = None  # storage client + importing the handler module
     init_ms: float | None = None  # handler init()
 
     def to_dict(self) -> dict[str, Any]:

@@ -88,6 +88,7 @@ class EmbeddedPlatform:
             self.gateway.stop_thread()
             self.gateway = None
         self.s3.stop()
+        self.logs.close()
 
     def __enter__(self) -> EmbeddedPlatform:
         return self.start()

@@ -17,8 +17,12 @@ class EventLog:
         self.keep = keep
         self.records: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._fh = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Opened once, line-buffered: a record is on disk when write() returns, without
+            # an open/close per record on the gateway's event loop.
+            self._fh = open(path, "a", buffering=1)
 
     def write(self, record: dict[str, Any]) -> dict[str, Any]:
         record.setdefault("ts", time.time())
@@ -26,10 +30,15 @@ class EventLog:
             self.records.append(record)
             if len(self.records) > self.keep:
                 del self.records[: len(self.records) - self.keep]
-            if self.path is not None:
-                with open(self.path, "a") as fh:
-                    fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+            if self._fh is not None:
+                self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
         return record
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
 
     def where(self, **match: Any) -> list[dict[str, Any]]:
         with self._lock:
@@ -44,3 +53,7 @@ class PlatformLogs:
         self.scale_events = EventLog(folder / "scale_events.jsonl" if folder else None)
         self.replicas = EventLog(folder / "replicas.jsonl" if folder else None)
         self.invocations = EventLog(folder / "gateway_invocations.jsonl" if folder else None)
+
+    def close(self) -> None:
+        for log in (self.scale_events, self.replicas, self.invocations):
+            log.close()

@@ -1,0 +1,253 @@
+"""Cold start of every function, decomposed: what the replica takes, and what the platform adds.
+
+Starts the embedded platform and, for ``noop`` (the floor) and each application function of
+the registry, ``--reps`` times: deploys it with min_replicas=0, max_replicas=1,
+idle_timeout_s=None (so no replica runs), sends one invocation through the gateway, which
+scales it from zero, then removes the function and checks that the replica's process group is
+gone before the next repetition. ``--warmup`` discarded noop cold starts come first, so the
+first function measured does not also pay for cold page cache and thread pools. The
+envelope carries no inputs, so stages that need inputs answer 4xx; that is fine, the request
+is only the trigger (it waits for the replica all the same).
+
+Per cold start it joins three views of the same timeline (all wall-clock, one machine):
+
+* the gateway: ``X-Vsb-Queue-Ms`` (request waiting -> lease on the new replica) and its
+  invocation log's arrival time;
+* the replica's own lifecycle from ``GET /_/telemetry`` of the replica that served it
+  (``X-Vsb-Replica``, found in ``platform.gateway.pools[fn].slots``): spawn_ts (provider,
+  before ``Popen``), runtime_up_ts (interpreter + runtime imports + HTTP bound), import_ms
+  (handler module), init_ms (``init()``: model load), init_done_ts, ready_ts;
+* the provider: ``ProcessReplica.ready_ts`` (when the gateway read ``VSB_READY``).
+
+The process start is also read here from ``/proc/<pid>/stat`` against CLOCK_BOOTTIME
+(10 ms ticks: +-5 ms), beside the runtime's own ``process_start_ts`` (psutil's
+``create_time()``, which adds the boot time /proc/stat rounds down to whole seconds, so it can
+be up to 1 s early).
+
+platform-added = queue_ms - (ready_ts - spawn_ts): what the platform adds beyond the
+replica's own start (goal <= 50 ms); split into arrival -> spawn (scaling decision, thread
+hop, ``Popen``) and replica ready -> lease (``VSB_READY`` through the pipe, the thread hop
+back to the loop, dispatch).
+
+    python bench/cold_start.py [--reps 3] [--functions noop,asr,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_start_ts(pid: int) -> float | None:
+    """Epoch time the process was forked, from /proc (resolution 1/CLK_TCK)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # field 22 (starttime, whole ticks since boot, rounded down; fields[0] is field 3);
+    # + half a tick centres the estimate, which stays +-5 ms.
+    since_boot = (int(fields[19]) + 0.5) / CLK_TCK
+    now_epoch, now_boot = time.time(), time.clock_gettime(time.CLOCK_BOOTTIME)
+    return now_epoch - (now_boot - since_boot)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def wait_gone(pid: int, timeout_s: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not group_alive(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def one_cold_start(platform, admin, fn: str, policy, rep: int, timeout_s: float) -> dict:
+    from functions.registry import ALL_FUNCTIONS
+
+    admin.deploy(fn, policy, f"vsbench/{fn}:local")
+    pool = platform.gateway.pools[fn]
+    if pool.slots:
+        raise RuntimeError(f"{fn}: {len(pool.slots)} replica(s) before the trigger")
+    rid = f"cold-{fn}-{rep}"
+    envelope = {"request_id": rid, "stage": fn, "inputs": {}, "config": {}}
+    t0 = time.time()
+    resp = requests.post(f"{platform.gateway_url}/function/{fn}", json=envelope,
+                         headers={"X-Vsb-Request-Id": rid},
+                         timeout=max(timeout_s, ALL_FUNCTIONS[fn].timeout_s) + 30)
+    client_ms = (time.time() - t0) * 1000
+    row: dict = {"function": fn, "rep": rep, "status": resp.status_code,
+                 "client_ms": client_ms, "cold": resp.headers.get("X-Vsb-Cold")}
+    replica_id = resp.headers.get("X-Vsb-Replica")
+    if "X-Vsb-Queue-Ms" in resp.headers:
+        row["queue_ms"] = float(resp.headers["X-Vsb-Queue-Ms"])
+    if resp.status_code >= 400:
+        try:
+            err = resp.json().get("error", {})
+            row["error"] = f"{err.get('kind')}: {str(err.get('message'))[:90]}"
+        except ValueError:
+            row["error"] = resp.text[:90]
+    slot = next((s for s in pool.slots if s.replica.replica_id == replica_id), None)
+    if slot is None:
+        row["error"] = (row.get("error") or "") + f" [replica {replica_id} not in the pool]"
+        admin.remove(fn)
+        return row
+    replica = slot.replica
+    pid = replica.pid
+    row["proc_start_ts"] = proc_start_ts(pid)
+    try:
+        row["life"] = replica.telemetry()["lifecycle"]
+    except OSError as exc:  # the replica died serving the trigger
+        row["error"] = (row.get("error") or "") + f" [no telemetry: {exc}]"
+    row["provider_ready_ts"] = replica.ready_ts
+    arrivals = platform.logs.invocations.where(function=fn, request_id=rid)
+    if arrivals:
+        row["arrival_ts"] = arrivals[-1]["ts"]
+    admin.remove(fn)
+    row["gone"] = wait_gone(pid) and fn not in platform.gateway.pools
+    if not row["gone"]:
+        raise RuntimeError(f"{fn}: replica {replica_id} (pid {pid}) still alive after removal")
+    return row
+
+
+def derive(row: dict) -> dict:
+    life = row.get("life")
+    if not life:
+        return {}
+    spawn, up, done, ready = (life["spawn_ts"], life["runtime_up_ts"], life["init_done_ts"],
+                              life["ready_ts"])
+    ms = lambda a, b: (b - a) * 1000 if a is not None and b is not None else float("nan")  # noqa: E731
+    d = {
+        "spawn_proc": ms(spawn, row.get("proc_start_ts")),
+        "spawn_proc_psutil": ms(spawn, life.get("process_start_ts")),
+        "proc_up": ms(row.get("proc_start_ts"), up),
+        "spawn_up": ms(spawn, up),
+        "import": life["import_ms"],
+        "init": life["init_ms"],
+        "up_done": ms(up, done),
+        "done_ready": ms(done, ready),
+        "spawn_ready": ms(spawn, ready),
+        "ready_seen": ms(ready, row.get("provider_ready_ts")),
+        "queue": row.get("queue_ms", float("nan")),
+        "arrival_spawn": ms(row.get("arrival_ts"), spawn),
+    }
+    d["added"] = d["queue"] - d["spawn_ready"]
+    d["ready_lease"] = d["added"] - d["arrival_spawn"]
+    return d
+
+
+def med(rows: list[dict], key: str) -> float:
+    vals = [r[key] for r in rows if key in r and r[key] == r[key]]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=3, help="cold starts per function")
+    ap.add_argument("--functions", default=None,
+                    help="comma-separated; default: noop and every application function")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="discarded noop cold starts first (page cache, thread pools)")
+    ap.add_argument("--start-timeout", type=float, default=120.0,
+                    help="queue_timeout_s of the deployments: longest wait for a replica")
+    ap.add_argument("--goal-added-ms", type=float, default=50.0)
+    args = ap.parse_args()
+
+    from functions.registry import ALL_FUNCTIONS, FUNCTIONS
+    from vsbench.platform.embedded import EmbeddedPlatform
+    from vsbench.platform.policy import ScalingPolicy
+
+    names = args.functions.split(",") if args.functions else ["noop", *FUNCTIONS]
+    unknown = [n for n in names if n not in ALL_FUNCTIONS]
+    if unknown:
+        ap.error(f"unknown functions {unknown}; known: {', '.join(ALL_FUNCTIONS)}")
+
+    results: dict[str, list[dict]] = {}
+    raw: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="vsb-bench-") as tmp:
+        with EmbeddedPlatform(Path(tmp) / "platform") as platform:
+            admin = platform.admin()
+            print(f"platform up in {platform.startup_s:.2f} s; {args.warmup} discarded noop "
+                  f"cold start(s), then {args.reps} per function")
+            warm_policy = ScalingPolicy(min_replicas=0, max_replicas=1, idle_timeout_s=None,
+                                        memory_mb=ALL_FUNCTIONS["noop"].memory_mb)
+            for i in range(args.warmup):
+                one_cold_start(platform, admin, "noop", warm_policy, -1 - i, args.start_timeout)
+            for fn in names:
+                policy = ScalingPolicy(min_replicas=0, max_replicas=1, target_inflight=1,
+                                       max_inflight=1, idle_timeout_s=None,
+                                       queue_timeout_s=args.start_timeout,
+                                       memory_mb=ALL_FUNCTIONS[fn].memory_mb)
+                for rep in range(args.reps):
+                    row = one_cold_start(platform, admin, fn, policy, rep, args.start_timeout)
+                    d = derive(row)
+                    raw.setdefault(fn, []).append(row)
+                    results.setdefault(fn, []).append(d)
+                    err = f"  ({row['error']})" if row.get("error") else ""
+                    if d:
+                        print(f"  {fn:<16} rep {rep}: HTTP {row['status']} cold={row['cold']} "
+                              f"queue {d['queue']:8.1f} ms  spawn->ready {d['spawn_ready']:8.1f}"
+                              f" ms  added {d['added']:6.1f} ms{err}", flush=True)
+                    else:
+                        print(f"  {fn:<16} rep {rep}: HTTP {row['status']} no lifecycle{err}",
+                              flush=True)
+            oom = platform.logs.scale_events.where(reason="oom_killed")
+            failed = platform.logs.scale_events.where(reason="start_failed")
+
+    print(f"\ncold start per function, median of {args.reps} (ms)")
+    cols = [("spawn->up", "spawn_up"), ("import", "import"), ("init", "init"),
+            ("spawn->ready", "spawn_ready"), ("queue_ms", "queue"),
+            ("plat_added", "added")]
+    head = f"{'function':<16}{'HTTP':>5}" + "".join(f"{c:>13}" for c, _ in cols)
+    print(head)
+    for fn in names:
+        rows = [r for r in results[fn] if r]
+        status = "/".join(sorted({str(r["status"]) for r in raw[fn]}))
+        print(f"{fn:<16}{status:>5}" + "".join(f"{med(rows, k):>13.1f}" for _, k in cols))
+
+    print(f"\nfiner split, median of {args.reps} (ms): spawn->proc = Popen until fork "
+          f"(/proc, +-5 ms; psutil's figure beside it); proc->up = exec, interpreter, "
+          f"runtime imports, bind; up->done = handler thread start + import + init; "
+          f"done->ready = runtime's own; ready seen = VSB_READY read by the provider; "
+          f"arrival->spawn + ready->lease = plat_added")
+    cols2 = [("spawn->proc", "spawn_proc"), ("(psutil)", "spawn_proc_psutil"),
+             ("proc->up", "proc_up"), ("up->done", "up_done"), ("done->ready", "done_ready"),
+             ("ready seen", "ready_seen"), ("arr->spawn", "arrival_spawn"),
+             ("ready->lease", "ready_lease")]
+    print(f"{'function':<16}" + "".join(f"{c:>13}" for c, _ in cols2))
+    for fn in names:
+        rows = [r for r in results[fn] if r]
+        print(f"{fn:<16}" + "".join(f"{med(rows, k):>13.1f}" for _, k in cols2))
+
+    added = [r["added"] for fn in names for r in results[fn] if r]
+    if added:
+        worst = max(added)
+        print(f"\nplatform-added over all {len(added)} cold starts: median "
+              f"{statistics.median(added):.1f} ms, max {worst:.1f} ms "
+              f"[goal <= {args.goal_added_ms:g} ms: "
+              f"{'met' if worst <= args.goal_added_ms else 'MISSED'}]")
+    if oom or failed:
+        print(f"WARNING: oom kills {oom}; failed starts {failed}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
