@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +70,7 @@ class VideoSpec:
     pre_speech_s: float = 1.0
     post_speech_s: float = 0.8
     min_scene_s: float = 3.0
-    noise_dbfs: float | None = None  # RMS of added white noise; None = clean
+    noise_dbfs: float | None = -55.0  # RMS of white-noise floor (see corpus.yaml); None = none
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -186,7 +186,8 @@ def _layout(spec: VideoSpec) -> tuple[list[dict], np.ndarray | None, int]:
             speech = {"start_s": s0 / sr, "end_s": (s0 + len(y)) / sr, "text": sc.text}
         scenes.append({
             "index": i, "name": sc.name, "start_s": start_s, "end_s": (frame + n) / fps,
-            "start_frame": frame, "end_frame": frame + n, "labels": list(sc.labels), "speech": speech,
+            "start_frame": frame, "end_frame": frame + n, "labels": list(sc.labels),
+            "speech": speech,
         })
         frame += n
     if not spec.audio:
@@ -208,6 +209,10 @@ def _truth(spec: VideoSpec, scenes: list[dict], n_frames: int, video_name: str) 
         if sc["speech"]:
             sc["speech"]["start_s"] = r6(sc["speech"]["start_s"])
             sc["speech"]["end_s"] = r6(sc["speech"]["end_s"])
+    audio = None
+    if spec.audio:
+        audio = {"sample_rate": spec.sample_rate, "codec": "aac", "voice": spec.voice,
+                 "rate_wpm": spec.rate_wpm, "noise_dbfs": spec.noise_dbfs}
     return {
         "schema": TRUTH_SCHEMA,
         "name": spec.name,
@@ -219,8 +224,7 @@ def _truth(spec: VideoSpec, scenes: list[dict], n_frames: int, video_name: str) 
         "height": spec.height,
         "fps": spec.fps,
         "n_frames": n_frames,
-        "audio": ({"sample_rate": spec.sample_rate, "codec": "aac", "voice": spec.voice,
-                   "rate_wpm": spec.rate_wpm, "noise_dbfs": spec.noise_dbfs} if spec.audio else None),
+        "audio": audio,
         "scenes": scenes,
     }
 
@@ -240,14 +244,15 @@ def _encode(spec: VideoSpec, scenes: list[dict], wav: Path | None, out: Path, tm
             "-crf", "23", "-pix_fmt", "yuv420p", "-g", str(fps * 2), "-force_key_frames", keys,
             "-threads", "1"]
     if wav is not None:
-        cmd += ["-map", "1:a:0", "-c:a", "aac", "-b:a", "64k", "-ac", "1", "-ar", str(spec.sample_rate)]
+        cmd += ["-map", "1:a:0", "-c:a", "aac", "-b:a", "64k", "-ac", "1",
+                "-ar", str(spec.sample_rate)]
     cmd += ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags", "+bitexact",
             "-movflags", "+faststart", "-f", "mp4", str(out)]
     errlog = tmp / "ffmpeg.log"
     with open(errlog, "wb") as err:  # a file, not a pipe: a full stderr pipe would deadlock us
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
         try:
-            for sc, sspec in zip(scenes, spec.scenes):
+            for sc, sspec in zip(scenes, spec.scenes, strict=True):
                 frame = _scene_frame(sspec.loader, sspec.index, w, h)
                 for _ in range(sc["end_frame"] - sc["start_frame"]):
                     proc.stdin.write(frame)
@@ -256,7 +261,8 @@ def _encode(spec: VideoSpec, scenes: list[dict], wav: Path | None, out: Path, tm
             pass  # ffmpeg died; its log says why
         rc = proc.wait()
     if rc != 0:
-        raise RuntimeError(f"ffmpeg failed ({rc}) for {out.name}: {errlog.read_text(errors='replace')[-2000:]}")
+        log = errlog.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"ffmpeg failed ({rc}) for {out.name}: {log}")
 
 
 def generate_video(spec: VideoSpec, out_dir: Path | str, reuse: bool = False) -> Path:
@@ -319,19 +325,21 @@ def load_truth(path: Path | str) -> dict:
 
 # ---------------------------------------------------------------- bad inputs
 
-def write_bad_inputs(out_dir: Path | str, config_path: Path | str = DEFAULT_CONFIG) -> dict[str, Path]:
+def write_bad_inputs(out_dir: Path | str, source: Path | str | None = None,
+                     config_path: Path | str = DEFAULT_CONFIG) -> dict[str, Path]:
     """Write malformed inputs for error-path tests; return {name: path}.
 
     empty: 0-byte .mp4; text: a text file named .mp4; truncated: first 40% of
     a valid faststart mp4 (header intact, media data cut: probes fine, fails
     to decode fully); truncated_nomoov: first 40% of a valid mp4 whose moov
     atom is at the end (cannot even be opened); audio_only: an .m4a with an
-    AAC stream and no video stream.
+    AAC stream and no video stream. `source` is a valid faststart mp4 with
+    audio to derive them from (default: a freshly generated "short" preset).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vsbench-bad-") as td:
-        src = generate_preset("short", td, config_path)
+        src = Path(source) if source is not None else generate_preset("short", td, config_path)
         data = src.read_bytes()
         paths = {name: out_dir / f"bad_{name}{ext}" for name, ext in [
             ("empty", ".mp4"), ("text", ".mp4"), ("truncated", ".mp4"),
@@ -342,8 +350,10 @@ def write_bad_inputs(out_dir: Path | str, config_path: Path | str = DEFAULT_CONF
         ff = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error", "-i", str(src)]
         tail = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags", "+bitexact"]
         moov_end = Path(td) / "moov_end.mp4"  # remux without faststart: moov goes last
-        subprocess.run(ff + ["-c", "copy"] + tail + [str(moov_end)], check=True, capture_output=True)
-        paths["truncated_nomoov"].write_bytes(moov_end.read_bytes()[: int(moov_end.stat().st_size * 0.4)])
+        subprocess.run(ff + ["-c", "copy"] + tail + [str(moov_end)],
+                       check=True, capture_output=True)
+        cut = moov_end.read_bytes()
+        paths["truncated_nomoov"].write_bytes(cut[: int(len(cut) * 0.4)])
         subprocess.run(ff + ["-vn", "-c:a", "copy"] + tail + ["-movflags", "+faststart",
                        str(paths["audio_only"])], check=True, capture_output=True)
     return paths

@@ -14,8 +14,10 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy only for decode_audio: probe() stays stdlib-only for function images
+    import numpy as np
 
 __all__ = ["MediaInfo", "ffmpeg_exe", "probe", "decode_audio"]
 
@@ -48,7 +50,8 @@ def ffmpeg_exe() -> str:
 
 _DURATION = re.compile(r"Duration:\s*(N/A|(\d+):(\d+):(\d+(?:\.\d+)?))")
 _INPUT = re.compile(r"^Input #0, (.+?), from ", re.M)
-_STREAM = re.compile(r"^\s*Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment): (\S+)(.*)$", re.M)
+_STREAM = re.compile(
+    r"^\s*Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment): (\S+)(.*)$", re.M)
 # ", 640x480" / ", 640x480 [SAR"; the lookbehind keeps "0x31637661" (a codec tag) out.
 _SIZE = re.compile(r"(?<=, )(\d{1,5})x(\d{1,5})(?=[\s,\[]|$)")
 _FPS = re.compile(r"([\d.]+)(k?) fps")
@@ -60,10 +63,18 @@ def _num(value: str, kilo: str) -> float:
     return float(value) * (1000.0 if kilo else 1.0)
 
 
-def _last_error_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    useful = [ln for ln in lines if "output file" not in ln.lower()]
-    return (useful or lines or ["no output from ffmpeg"])[-1]
+def _error_summary(text: str) -> str:
+    """The distinct error messages of an ffmpeg run, without "[in#0 @ 0x..]" prefixes."""
+    msgs: list[str] = []
+    for line in text.splitlines():
+        msg = re.sub(r"^\[[^\]]*\]\s*", "", line.strip())
+        msg = re.sub(r"^Error opening input( files?)?: ", "", msg)
+        low = msg.lower()
+        if (not msg or msg in msgs or "output file" in low or "misdetection possible" in low
+                or low.startswith("error opening input file")):
+            continue
+        msgs.append(msg)
+    return "; ".join(msgs[:3]) or "no output from ffmpeg"
 
 
 def probe(path: str | os.PathLike, timeout_s: float = 30.0) -> MediaInfo:
@@ -87,7 +98,7 @@ def probe(path: str | os.PathLike, timeout_s: float = 30.0) -> MediaInfo:
     text = proc.stderr.decode("utf-8", errors="replace")
     fmt = _INPUT.search(text)
     if fmt is None:
-        raise ValueError(f"{p}: not a readable media file ({_last_error_line(text)})")
+        raise ValueError(f"{p}: not a readable media file ({_error_summary(text)})")
 
     duration = None
     m = _DURATION.search(text)
@@ -113,21 +124,25 @@ def probe(path: str | os.PathLike, timeout_s: float = 30.0) -> MediaInfo:
     return MediaInfo(duration_s=duration, format_name=fmt.group(1), **info)
 
 
-def decode_audio(path: str | os.PathLike, sample_rate: int = 16000, timeout_s: float = 120.0) -> np.ndarray:
+def decode_audio(path: str | os.PathLike, sample_rate: int = 16000,
+                 timeout_s: float = 120.0) -> np.ndarray:
     """Decode the first audio stream to mono float32 in [-1, 1] at `sample_rate`.
 
     Raises ValueError if the file has no audio stream or ffmpeg cannot decode it.
     """
+    import numpy as np
+
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no such media file: {p}")
     proc = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(p),
          "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        timeout=timeout_s, check=False,
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False,
     )
     if proc.returncode != 0:
-        err = _last_error_line(proc.stderr.decode("utf-8", errors="replace"))
-        raise ValueError(f"{p}: cannot decode audio ({err})")
+        text = proc.stderr.decode("utf-8", errors="replace")
+        if "matches no streams" in text:
+            raise ValueError(f"{p}: has no audio stream")
+        raise ValueError(f"{p}: cannot decode audio ({_error_summary(text)})")
     return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)

@@ -11,11 +11,12 @@ directory (no `espeak-ng` CLI), so we drive the C API directly:
 libespeak-ng keeps global state and is not thread-safe, so the library is
 initialised once per process and every synthesis holds a module lock.
 
-Reproducibility: espeak-ng's pitch "flutter" index is a C static that is never
-reset, so the same sentence synthesized twice in one process comes out slightly
-different (different length, different samples). We therefore run from an
-overlay of the data directory that adds a voice variant with `flutter 0`; with
-it, output depends only on (text, voice, rate, pitch). See `STEADY_VARIANT`.
+Reproducibility: espeak-ng's pitch-flutter index and voice-roughness cycle
+counter are C statics that are never reset, so the same sentence synthesized
+twice in one process comes out slightly different (other length and samples).
+We therefore run from an overlay of the data directory that adds a voice
+variant with `flutter 0` and `roughness 8` (= off); with it, output depends
+only on (text, voice, rate, pitch). See `STEADY_VARIANT`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ __all__ = ["TTSError", "synthesize", "sample_rate", "DEFAULT_VOICE", "DEFAULT_RA
 
 DEFAULT_VOICE = "en-us"
 DEFAULT_RATE_WPM = 145
-# Variant file added to the overlay data dir (voices/!v/<name>): no pitch flutter.
+# Variant added to the overlay data dir (voices/!v/<name>): no flutter, no roughness.
 STEADY_VARIANT = "vsbench_steady"
 _STEADY_VARIANT_TEXT = "language variant\nname vsbench_steady\nflutter 0\nroughness 8\n"
 
@@ -49,7 +50,8 @@ _PARAM_PITCH = 3
 _PARAM_RANGE = 4
 
 # int callback(short *wav, int numsamples, espeak_EVENT *events); return 0 = continue.
-_SYNTH_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_SYNTH_CB = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 
 class TTSError(RuntimeError):
@@ -60,6 +62,7 @@ class TTSError(RuntimeError):
 class _Engine:
     lib: ctypes.CDLL
     sample_rate: int
+    data_path: str    # the espeak-ng-data dir actually used (overlay if possible)
     callback: object  # keep the ctypes callback alive for the process lifetime
     chunks: list[np.ndarray]
 
@@ -148,12 +151,13 @@ def _load() -> _Engine:
 
     def _on_audio(wav, numsamples, _events):  # called synchronously inside espeak_Synth
         if wav and numsamples > 0:
-            chunks.append(np.ctypeslib.as_array(wav, shape=(numsamples,)).astype(np.int16, copy=True))
+            pcm = np.ctypeslib.as_array(wav, shape=(numsamples,))
+            chunks.append(pcm.astype(np.int16, copy=True))
         return 0
 
     cb = _SYNTH_CB(_on_audio)
     lib.espeak_SetSynthCallback(cb)
-    _engine = _Engine(lib=lib, sample_rate=rate, callback=cb, chunks=chunks)
+    _engine = _Engine(lib=lib, sample_rate=rate, data_path=data_path, callback=cb, chunks=chunks)
     return _engine
 
 
