@@ -57,7 +57,7 @@ def main() -> int:
     client = [r["timings"]["client_ms"] for r in results]
     print(f"\ne2e (orchestrator) median {statistics.median(e2e):.0f} ms  "
           f"[{min(e2e):.0f}-{max(e2e):.0f}]")
-    print(f"e2e (client, incl. upload/result fetch excluded) median "
+    print(f"e2e (client: orchestrator call round trip, upload excluded) median "
           f"{statistics.median(client):.0f} ms")
     return 0
 
