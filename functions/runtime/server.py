@@ -87,7 +87,7 @@ class Replica:
         print("VSB_READY", flush=True)
         self.sink.write("replicas", self.lifecycle.to_dict())
 
-    def invoke(self, body: Any) -> tuple[int, dict[str, Any]]:
+    def invoke(self, body: Any, call_id: str | None = None) -> tuple[int, dict[str, Any]]:
         if not self.ready.is_set():
             reason = self.init_error or "handler init() has not finished"
             err = NotReady(f"replica {self.replica_id} not ready: {reason}",
@@ -124,6 +124,7 @@ class Replica:
         metrics = meter.finish()
         metrics.update(ctx.stats.to_dict() if ctx else {})
         metrics.update({
+            "call_id": call_id,  # the gateway's id of this call (X-Vsb-Call-Id)
             "function": self.function,
             "replica_id": self.replica_id,
             "replica_invocation": seq,  # 1 = the first request this replica ever served
@@ -186,7 +187,7 @@ def make_handler_class(replica: Replica) -> type[BaseHTTPRequestHandler]:
                 err = BadEnvelope(f"body is not JSON: {exc}")
                 self._send(err.status, {"error": err.to_dict()})
                 return
-            status, payload = replica.invoke(body)
+            status, payload = replica.invoke(body, self.headers.get("X-Vsb-Call-Id"))
             self._send(status, payload)
 
     return Handler

@@ -13,6 +13,7 @@ OpenFaaS's ``X-Duration-Seconds``, so clients can attribute latency and cold sta
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from typing import Any
@@ -63,6 +64,9 @@ class Gateway:
         self.deployments: dict[str, dict[str, Any]] = {}
         self.metrics = GatewayMetrics()
         self._timeouts: dict[str, aiohttp.ClientTimeout] = {}
+        # Call ids join the gateway's log with the replicas' telemetry (unique per gateway).
+        self._call_prefix = f"c{int(time.time()):x}-"
+        self._call_seq = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._reconciler: asyncio.Task | None = None
@@ -118,10 +122,12 @@ class Gateway:
         try:
             lease = await pool.acquire()
         except PoolError as exc:
-            self._observe(name, exc.status, t0, 0.0, False, None, ts, request, str(exc))
+            self._observe(name, exc.status, t0, 0.0, False, None, ts, request, str(exc), None)
             return _error(exc.status, "queue_timeout" if exc.status == 504 else "unavailable",
                           str(exc), retryable=True)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        call_id = f"{self._call_prefix}{next(self._call_seq)}"
+        headers["X-Vsb-Call-Id"] = call_id
         timeout = self._timeouts.get(name) or self._timeouts.setdefault(
             name, aiohttp.ClientTimeout(total=ALL_FUNCTIONS[name].timeout_s))
         rep = lease.replica
@@ -135,7 +141,7 @@ class Gateway:
         except TimeoutError:
             pool.release(lease)
             self._observe(name, 504, t0, lease.queue_ms / 1000, lease.cold, rep.replica_id,
-                          ts, request, "upstream timeout")
+                          ts, request, "upstream timeout", call_id)
             return _error(504, "timeout", f"replica {rep.replica_id} of {name} did not answer "
                           f"within {timeout.total:g} s")
         except (aiohttp.ClientError, ConnectionError) as exc:
@@ -149,14 +155,15 @@ class Gateway:
                    f"({type(exc).__name__}: {exc})"
                    + ("; the replica process died" if not rep.alive() else ""))
             self._observe(name, 502, t0, lease.queue_ms / 1000, lease.cold, rep.replica_id,
-                          ts, request, msg)
+                          ts, request, msg, call_id)
             return _error(502, "replica_failed", msg, retryable=True)
         pool.release(lease)
         seconds = time.perf_counter() - t0
         self._observe(name, status, t0, lease.queue_ms / 1000, lease.cold, rep.replica_id, ts,
-                      request, None)
+                      request, None, call_id)
         out_headers.update({
             "X-Vsb-Replica": rep.replica_id,
+            "X-Vsb-Call-Id": call_id,
             "X-Vsb-Queue-Ms": f"{lease.queue_ms:.3f}",
             "X-Vsb-Cold": "1" if lease.cold else "0",
             "X-Duration-Seconds": f"{seconds:.6f}",
@@ -164,11 +171,13 @@ class Gateway:
         return web.Response(body=data, status=status, headers=out_headers)
 
     def _observe(self, name: str, status: int, t0: float, queue_s: float, cold: bool,
-                 replica: str | None, ts: float, request: web.Request, error: str | None):
+                 replica: str | None, ts: float, request: web.Request, error: str | None,
+                 call_id: str | None):
         seconds = time.perf_counter() - t0
         self.metrics.observe(name, status, seconds, queue_s, cold)
         self.logs.invocations.write({
-            "ts": ts, "function": name, "status": status, "duration_ms": round(seconds * 1000, 3),
+            "ts": ts, "call_id": call_id, "function": name, "status": status,
+            "duration_ms": round(seconds * 1000, 3),
             "queue_ms": round(queue_s * 1000, 3), "cold": cold, "replica_id": replica,
             "request_id": request.headers.get("X-Vsb-Request-Id"), "error": error})
 

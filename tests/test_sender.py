@@ -1,0 +1,115 @@
+"""The open-loop sender against a scripted fake gateway on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from vsbench.workload.sender import (TERMINAL, RequestRecord, SenderConfig, classify,
+                                     run_open_loop)
+
+
+class Fake:
+    """Answers by request id suffix: ok, app, gw, slow, badjson."""
+
+    def __init__(self):
+        fake = self
+        self.arrivals: list[tuple[str, float]] = []
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                rid = body["request_id"]
+                fake.arrivals.append((rid, time.time()))
+                kind = rid.rsplit("-", 1)[-1]
+                status, out = 200, {"outputs": {"status": "ok"}}
+                if kind == "app":
+                    status, out = 422, {"error": {"kind": "bad_input", "message": "no video"}}
+                elif kind == "gw":
+                    status, out = 504, {"error": {"kind": "queue_timeout", "message": "waited"}}
+                elif kind == "slow":
+                    time.sleep(0.6)
+                data = b"not json" if kind == "badjson" else json.dumps(out).encode()
+                if kind == "badjson":
+                    status = 502
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("X-Vsb-Cold", "1" if kind == "ok" else "0")
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/function/orchestrator"
+
+
+@pytest.fixture
+def fake():
+    f = Fake()
+    yield f
+    f.server.shutdown()
+
+
+def _records(kinds, spacing=0.05):
+    return [RequestRecord(i, f"r{i}-{k}", i * spacing, 0.0) for i, k in enumerate(kinds)]
+
+
+def _body(rec):
+    return {"request_id": rec.request_id}
+
+
+def test_each_request_gets_exactly_one_terminal_status(fake):
+    recs = run_open_loop(SenderConfig(fake.url, request_timeout_s=0.3),
+                         _records(["ok", "app", "gw", "slow", "badjson"]), _body)
+    assert [r.status for r in recs] == ["ok", "app_error", "http_error", "timeout",
+                                        "http_error"]
+    assert all(r.status in TERMINAL and r.end_ts and r.sent_ts for r in recs)
+    assert recs[0].cold is True and recs[1].cold is False
+    assert "bad_input" in recs[1].reason and "queue_timeout" in recs[2].reason
+
+
+def test_open_loop_sends_on_schedule_regardless_of_slow_answers(fake):
+    recs = _records(["slow", "ok", "ok", "ok"], spacing=0.1)
+    run_open_loop(SenderConfig(fake.url), recs, _body)
+    # The slow first answer (0.6 s) did not hold back the next sends.
+    sent = {rid: t for rid, t in fake.arrivals}
+    assert sent["r3-ok"] - sent["r0-slow"] == pytest.approx(0.3, abs=0.05)
+    assert all(abs(r.send_lag_ms) < 20 for r in recs)
+    # Latency counts from the scheduled time.
+    assert recs[0].latency_ms >= 600 and recs[0].latency_ms >= recs[0].service_ms
+
+
+def test_over_max_outstanding_is_dropped_not_skipped(fake):
+    recs = _records(["slow", "ok", "ok"], spacing=0.05)
+    run_open_loop(SenderConfig(fake.url, max_outstanding=1), recs, _body)
+    assert [r.status for r in recs] == ["ok", "dropped", "dropped"]
+    assert recs[1].sent_ts is None and "max_outstanding=1" in recs[1].reason
+    assert [rid for rid, _ in fake.arrivals] == ["r0-slow"]
+
+
+def test_connection_refused_is_http_error():
+    recs = run_open_loop(SenderConfig("http://127.0.0.1:9/function/x"), _records(["ok"]),
+                         _body)
+    assert recs[0].status == "http_error" and "Connect" in recs[0].reason
+
+
+@pytest.mark.parametrize("status,body,expected", [
+    (200, {"outputs": {"status": "ok"}}, "ok"),
+    (200, {"outputs": {"status": "app_error"}}, "app_error"),
+    (502, {"error": {"kind": "replica_failed", "message": "died"}}, "http_error"),
+    (502, {"error": {"kind": "retries_exhausted", "message": "asr"}}, "app_error"),
+    (500, None, "http_error"),
+])
+def test_classify(status, body, expected):
+    assert classify(status, body)[0] == expected
