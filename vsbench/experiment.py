@@ -21,8 +21,15 @@ import pandas as pd
 
 from functions.registry import FUNCTIONS
 
-from .archive import (REQUEST_COLUMNS, archive_dir, build_invocations, build_replicas,
-                      check_tables, read_jsonl, write_archive)
+from .archive import (
+    REQUEST_COLUMNS,
+    archive_dir,
+    build_invocations,
+    build_replicas,
+    check_tables,
+    read_jsonl,
+    write_archive,
+)
 from .errors import VsbError
 from .provenance import provenance
 from .sampler import SystemSampler
