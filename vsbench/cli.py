@@ -128,6 +128,52 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workload_spec(args: argparse.Namespace):
+    from .regimes import load_config
+    from .workload.schedule import WorkloadSpec, spec_from_config
+
+    if args.name:
+        return spec_from_config(load_config(Path(args.config) if args.config else None)
+                                .get("workloads") or {}, args.name)
+    if not args.pattern:
+        raise VsbError("give --pattern (steady, poisson, burst, ramp, trace) or --name of a "
+                       "workload in config/config.yaml")
+    fields = {"pattern": args.pattern, "rate": args.rate, "duration_s": args.duration,
+              "max_requests": args.max_requests, "seed": args.seed,
+              "start_rate": args.start_rate, "end_rate": args.end_rate,
+              "burst_size": args.burst_size, "burst_every_s": args.burst_every,
+              "trace_path": args.trace, "trace_function": args.trace_function,
+              "time_scale": args.time_scale, "rate_scale": args.rate_scale}
+    return WorkloadSpec.from_dict({k: v for k, v in fields.items() if v is not None})
+
+
+def _cmd_workload(args: argparse.Namespace) -> int:
+    from .workload.runner import run_workload
+    from .workload.schedule import build_schedule
+
+    schedule = build_schedule(_workload_spec(args))
+    if args.dry_run:
+        sys.stdout.write(schedule.to_lines())
+        return 0
+    summary = run_workload(schedule, video=Path(args.video) if args.video else None,
+                           gateway=args.gateway, function=args.function, query=args.query,
+                           out=Path(args.out) if args.out else None,
+                           max_outstanding=args.max_outstanding)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from .experiment import ExperimentSpec, run_experiment
+    from .regimes import load_config
+
+    config = load_config(Path(args.config) if args.config else None)
+    out = run_experiment(config, ExperimentSpec(args.regime, args.workload, args.rep,
+                                                Path(args.out), args.platform))
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vsbench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -165,6 +211,41 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("build", help="fingerprinted per-function builds (caches, models)")
     s.add_argument("function", nargs="*", help="functions (default: all)")
     s.set_defaults(func=_cmd_build)
+
+    s = sub.add_parser("workload", help="an open-loop workload: print its schedule or send it")
+    s.add_argument("--name", help="a workload of config/config.yaml")
+    s.add_argument("--config", help="config file (default config/config.yaml)")
+    s.add_argument("--pattern", choices=["steady", "poisson", "burst", "ramp", "trace"])
+    s.add_argument("--rate", type=float, help="requests per second (steady, poisson)")
+    s.add_argument("--duration", type=float, help="seconds to run (bound in time)")
+    s.add_argument("--max-requests", type=int, help="bound in count")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--start-rate", type=float, help="ramp: rate at the start")
+    s.add_argument("--end-rate", type=float, help="ramp: rate at the end")
+    s.add_argument("--burst-size", type=int, help="burst: requests at once")
+    s.add_argument("--burst-every", type=float, help="burst: seconds between bursts")
+    s.add_argument("--trace", help="trace: Azure Functions 2019 per-minute CSV")
+    s.add_argument("--trace-function", help="trace: HashFunction to replay (default busiest)")
+    s.add_argument("--time-scale", type=float, help="trace: trace seconds per replay second")
+    s.add_argument("--rate-scale", type=float, help="trace: multiply per-minute counts")
+    s.add_argument("--dry-run", action="store_true",
+                   help="print the schedule (one offset in seconds per line), send nothing")
+    s.add_argument("--gateway", help="gateway URL (default: the running platform)")
+    s.add_argument("--function", default="orchestrator", help="function to invoke")
+    s.add_argument("--video", help="video each request processes (orchestrator)")
+    s.add_argument("--query", default="cat")
+    s.add_argument("--max-outstanding", type=int, default=64)
+    s.add_argument("--out", help="write one JSON line per request here")
+    s.set_defaults(func=_cmd_workload)
+
+    s = sub.add_parser("experiment", help="one workload under one regime, archived")
+    s.add_argument("--regime", required=True)
+    s.add_argument("--workload", required=True)
+    s.add_argument("--rep", type=int, default=1)
+    s.add_argument("--out", default="results", help="archive root (results/raw/... below)")
+    s.add_argument("--platform", default="embedded")
+    s.add_argument("--config", help="config file (default config/config.yaml)")
+    s.set_defaults(func=_cmd_experiment)
 
     s = sub.add_parser("demo", help="generate the sample video and process it (the main job "
                                     "until the study pipeline lands)")

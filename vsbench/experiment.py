@@ -109,20 +109,33 @@ def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
         raise VsbError(str(exc)) from None
     schedule = build_schedule(wspec)
     out = archive_dir(spec.out_root, spec.platform, spec.regime, spec.workload, spec.rep)
+    started = time.time()
+    phases: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        phases[name] = round(now - mark, 3)
+        mark = now
+
     builds = ensure_built(list(policies))
+    phase("build")
     work = Path(tempfile.mkdtemp(prefix="vsb-exp-"))
     video = generate_preset(settings["video"], work / "corpus")
-    started = time.time()
+    phase("corpus")
     records: list[RequestRecord] = []
     samples: list[dict] = []
     window = (started, started)
     try:
         state = platform_up(work / "platform")
+        phase("platform_up")
         admin = GatewayAdmin(state["gateway_url"],
                              BasicAuth.from_file(Path(state["basic_auth_file"])).as_tuple())
         for name, policy in policies.items():
             admin.deploy(name, policy, builds[name].image)
         admin.wait_available(list(policies))
+        phase("deploy")
         from functions.runtime.claimcheck import ClaimCheckStore, StorageSettings
 
         store = ClaimCheckStore(StorageSettings(endpoint_url=state["s3_url"],
@@ -142,19 +155,23 @@ def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
         for i in range(int(settings["warmup_requests"])):  # one at a time
             rec = RequestRecord(i, f"{tag}-warmup{i}", 0.0, 0.0, warmup=True)
             records += run_open_loop(cfg, [rec], body_for)
+        phase("warmup")
         measured = [RequestRecord(i, f"{tag}-{i:05d}", off, 0.0)
                     for i, off in enumerate(schedule.offsets)]
         sampler = SystemSampler().start()
         progress = Progress(len(measured), tag)
         run_open_loop(cfg, measured, body_for, progress)
         progress.close()
+        phase("run")
         time.sleep(float(settings["cooldown_s"]))
+        phase("cooldown")
         run_start = (measured[0].scheduled_ts - cfg.lead_s) if measured else time.time()
         window = (run_start, time.time())
         samples = sampler.stop()
         records += measured
     finally:
         platform_down(work / "platform")
+        phase("platform_down")
     ended = time.time()
 
     events = work / "platform" / "events"
@@ -174,7 +191,7 @@ def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
     check = check_tables(requests, invocations, len(schedule))
     prov = provenance(
         platform=spec.platform, regime=spec.regime, workload=spec.workload, rep=spec.rep,
-        started_ts=started, ended_ts=ended, window=list(window),
+        started_ts=started, ended_ts=ended, window=list(window), phases_s=phases,
         config={"regime": {fn: p.to_dict() for fn, p in policies.items()},
                 "workload": asdict(wspec), "experiment": settings,
                 "schedule_fingerprint": schedule.fingerprint(),
@@ -193,7 +210,9 @@ def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
         if f.exists():
             shutil.copy(f, logs / f.name)
     shutil.rmtree(work, ignore_errors=True)
+    phase("archive")
     print(check.sentence(), file=sys.stderr)
+    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()), file=sys.stderr)
     if not check.ok:
         raise VsbError(f"{out}: {check.sentence()}")
     return out

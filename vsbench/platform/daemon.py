@@ -26,6 +26,22 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("VSB_PLATFORM_DIR") or vsb_home() / "platform")
 
 
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs. Reaps it if it is our own exited child (a zombie would
+    otherwise look alive to ``kill(pid, 0)``)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: its parent or init reaps it
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
 def read_state(state_dir: Path | None = None) -> dict[str, Any] | None:
     """The running platform's state, or None when none is up (stale files are ignored)."""
     path = (state_dir or default_state_dir()) / "state.json"
@@ -33,9 +49,7 @@ def read_state(state_dir: Path | None = None) -> dict[str, Any] | None:
         state = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         return None
-    try:
-        os.kill(state["pid"], 0)
-    except (ProcessLookupError, KeyError, PermissionError):
+    if not isinstance(state.get("pid"), int) or not _alive(state["pid"]):
         return None
     return state
 
@@ -77,9 +91,7 @@ def platform_down(state_dir: Path | None = None, timeout_s: float = 60.0) -> boo
     os.kill(state["pid"], signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            os.kill(state["pid"], 0)
-        except ProcessLookupError:
+        if not _alive(state["pid"]):
             break
         time.sleep(0.05)
     else:
