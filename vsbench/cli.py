@@ -174,6 +174,23 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cost(args: argparse.Namespace) -> int:
+    from .analysis.cost import request_costs, run_cost
+    from .archive import load_archive
+
+    path = Path(args.archive)
+    if not (path / "requests.parquet").exists():
+        raise VsbError(f"{path}: not a run archive (no requests.parquet); give a folder like "
+                       "results/raw/embedded/cold/burst/rep1")
+    a = load_archive(path)
+    cost = run_cost(a["requests"], a["invocations"], a["replicas"])
+    if args.per_request:
+        request_costs(a["requests"], a["invocations"], a["replicas"]).to_csv(
+            args.per_request, index=False)
+    print(json.dumps(cost.to_dict(), indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vsbench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -246,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--platform", default="embedded")
     s.add_argument("--config", help="config file (default config/config.yaml)")
     s.set_defaults(func=_cmd_experiment)
+
+    s = sub.add_parser("cost", help="the cost model over one run archive (GB-s, FAVE units)")
+    s.add_argument("archive", help="a run folder: results/raw/{platform}/{regime}/{workload}/rep{k}")
+    s.add_argument("--per-request", help="also write per-request costs to this CSV")
+    s.set_defaults(func=_cmd_cost)
 
     s = sub.add_parser("demo", help="generate the sample video and process it (the main job "
                                     "until the study pipeline lands)")

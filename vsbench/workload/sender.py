@@ -88,8 +88,8 @@ class OpenLoopSender:
         self.done = 0
 
     async def _send(self, session: aiohttp.ClientSession, rec: RequestRecord,
-                    sched_mono: float, loop: asyncio.AbstractEventLoop) -> None:
-        sent_mono = loop.time()
+                    sched_mono: float) -> None:
+        sent_mono = time.perf_counter()
         rec.sent_ts = time.time()
         rec.send_lag_ms = (sent_mono - sched_mono) * 1000
         headers = {"X-Vsb-Request-Id": rec.request_id, **self.cfg.headers}
@@ -115,7 +115,7 @@ class OpenLoopSender:
             rec.status, rec.reason = "http_error", f"{type(exc).__name__}: {exc}"
         except asyncio.CancelledError:
             rec.status, rec.reason = "timeout", "still outstanding when the run ended"
-        end_mono = loop.time()
+        end_mono = time.perf_counter()
         rec.end_ts = time.time()
         rec.latency_ms = (end_mono - sched_mono) * 1000
         rec.service_ms = (end_mono - sent_mono) * 1000
@@ -124,8 +124,9 @@ class OpenLoopSender:
 
     async def run(self, records: list[RequestRecord]) -> list[RequestRecord]:
         """Send every record at its ``scheduled_offset_s``; fill in its terminal status."""
+        # perf_counter, not loop.time(): uvloop's clock ticks in whole milliseconds.
         loop = asyncio.get_running_loop()
-        t0 = loop.time() + self.cfg.lead_s
+        t0 = time.perf_counter() + self.cfg.lead_s
         wall0 = time.time() + self.cfg.lead_s
         for rec in records:
             rec.scheduled_ts = wall0 + rec.scheduled_offset_s
@@ -134,10 +135,10 @@ class OpenLoopSender:
         async with aiohttp.ClientSession(connector=connector) as session:
             for rec in records:
                 due = t0 + rec.scheduled_offset_s
-                delay = due - loop.time() - SPIN_S
+                delay = due - time.perf_counter() - SPIN_S
                 if delay > 0:
                     await asyncio.sleep(delay)
-                while loop.time() < due:  # spin the last ms, yielding to answers in flight
+                while time.perf_counter() < due:  # spin the last ms, yielding to answers
                     await asyncio.sleep(0)
                 if self.outstanding >= self.cfg.max_outstanding:
                     rec.status = "dropped"
@@ -145,7 +146,7 @@ class OpenLoopSender:
                     self.done += 1
                     continue
                 self.outstanding += 1
-                tasks.append(loop.create_task(self._send(session, rec, due, loop)))
+                tasks.append(loop.create_task(self._send(session, rec, due)))
                 if self.progress:
                     self.progress(len(tasks), self.done, self.outstanding)
             if tasks:
