@@ -10,8 +10,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from vsbench.archive import (INVOCATION_COLUMNS, REQUEST_COLUMNS, _union_seconds,
-                             check_tables, load_archive)
+from vsbench.archive import (
+    INVOCATION_COLUMNS,
+    REQUEST_COLUMNS,
+    _union_seconds,
+    check_tables,
+    load_archive,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from vsbench.workload.sender import (TERMINAL, RequestRecord, SenderConfig, classify,
-                                     run_open_loop)
+from vsbench.workload.sender import TERMINAL, RequestRecord, SenderConfig, classify, run_open_loop
 
 
 class Fake:

@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_experiment)
 
     s = sub.add_parser("cost", help="the cost model over one run archive (GB-s, FAVE units)")
-    s.add_argument("archive", help="a run folder: results/raw/{platform}/{regime}/{workload}/rep{k}")
+    s.add_argument("archive", help="a run folder: results/raw/PLATFORM/REGIME/WORKLOAD/repK")
     s.add_argument("--per-request", help="also write per-request costs to this CSV")
     s.set_defaults(func=_cmd_cost)
 
