@@ -64,6 +64,11 @@ def _version(dist: str) -> str:
         return "absent"
 
 
+def function_sources(function: str) -> list[str]:
+    """Source files a function's build depends on (for the pipeline's build rule)."""
+    return [str(p) for p in _sources(function)]
+
+
 def _sources(function: str) -> list[Path]:
     pkg = REPO / Path(*get_spec(function).module.split(".")[:-1])
     paths = [pkg, *(REPO / s for s in SHARED_SOURCES)]

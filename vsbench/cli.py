@@ -118,6 +118,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from functions.registry import FUNCTIONS
 
     from .build import build_function
@@ -125,6 +127,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     for name in args.function or list(FUNCTIONS):
         rec = build_function(name)
         print(f"{name:<16} {rec.image}  {rec.seconds:6.2f} s  {'; '.join(rec.steps)}")
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{name}.json").write_text(json.dumps(asdict(rec), indent=1))
     return 0
 
 
@@ -164,12 +170,21 @@ def _cmd_workload(args: argparse.Namespace) -> int:
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
-    from .experiment import ExperimentSpec, run_experiment
-    from .regimes import load_config
+    import signal
 
-    config = load_config(Path(args.config) if args.config else None)
-    out = run_experiment(config, ExperimentSpec(args.regime, args.workload, args.rep,
-                                                Path(args.out), args.platform))
+    from .experiment import ExperimentSpec, ResolvedExperiment, run_experiment
+    from .regimes import load_config
+    from .study import with_sweep_regimes
+
+    # Snakemake (or a user) stopping us with SIGTERM must still run the cleanup in
+    # run_experiment's finally: stop the platform, leave no process behind.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    spec = ExperimentSpec(args.regime, args.workload, args.rep, Path(args.out), args.platform)
+    if args.spec_json:
+        out = run_experiment({}, spec, ResolvedExperiment.from_json(args.spec_json))
+    else:
+        config = with_sweep_regimes(load_config(Path(args.config) if args.config else None))
+        out = run_experiment(config, spec)
     print(out)
     return 0
 
@@ -227,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("build", help="fingerprinted per-function builds (caches, models)")
     s.add_argument("function", nargs="*", help="functions (default: all)")
+    s.add_argument("--out", help="also write each build record to OUT/FUNCTION.json")
     s.set_defaults(func=_cmd_build)
 
     s = sub.add_parser("workload", help="an open-loop workload: print its schedule or send it")
@@ -262,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="results", help="archive root (results/raw/... below)")
     s.add_argument("--platform", default="embedded")
     s.add_argument("--config", help="config file (default config/config.yaml)")
+    s.add_argument("--spec-json", help="the resolved regime, workload and settings as JSON "
+                                       "(what the pipeline passes; overrides --config)")
     s.set_defaults(func=_cmd_experiment)
 
     s = sub.add_parser("cost", help="the cost model over one run archive (GB-s, FAVE units)")

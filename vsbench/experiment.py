@@ -87,26 +87,68 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
-                   repo_root: Path | None = None) -> Path:
-    """Run one experiment; return its archive folder."""
-    from .build import ensure_built
-    from .corpus import generate_preset
-    from .platform.admin import GatewayAdmin
-    from .platform.auth import BasicAuth
-    from .platform.daemon import platform_down, platform_up
-    from .regimes import resolve_regime
-    from .workload.schedule import build_schedule, spec_from_config
+@dataclass
+class ResolvedExperiment:
+    """Everything a run needs from config, resolved: what Snakemake passes as params, so a
+    change to one regime reruns only that regime's runs."""
 
-    if spec.platform != "embedded":
-        raise VsbError(f"platform {spec.platform!r} is not available here; only 'embedded' "
-                       "runs on one machine (container and Kubernetes providers come later)")
+    policies: dict[str, Any]  # function -> ScalingPolicy
+    workload: Any  # WorkloadSpec
+    settings: dict[str, Any]
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps({"regime": {fn: p.to_dict() for fn, p in self.policies.items()},
+                           "workload": {k: v for k, v in asdict(self.workload).items()
+                                        if v is not None},
+                           "experiment": self.settings}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ResolvedExperiment:
+        import json
+
+        from .platform.policy import PolicyError, ScalingPolicy
+        from .workload.schedule import WorkloadSpec
+
+        try:
+            data = json.loads(text)
+            policies = {fn: ScalingPolicy.from_dict(p) for fn, p in data["regime"].items()}
+            workload = WorkloadSpec.from_dict(data["workload"])
+        except (ValueError, KeyError, TypeError, PolicyError) as exc:
+            raise VsbError(f"--spec-json is not a resolved experiment: {exc}") from None
+        return cls(policies, workload, experiment_settings({"experiment": data.get(
+            "experiment") or {}}))
+
+
+def resolve_experiment(config: dict[str, Any], spec: ExperimentSpec) -> ResolvedExperiment:
+    from .regimes import resolve_regime
+    from .workload.schedule import spec_from_config
+
     settings = experiment_settings(config)
     policies = resolve_regime(config, spec.regime)
     try:
         wspec = spec_from_config(config.get("workloads") or {}, spec.workload)
     except ValueError as exc:
         raise VsbError(str(exc)) from None
+    return ResolvedExperiment(policies, wspec, settings)
+
+
+def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
+                   resolved: ResolvedExperiment | None = None) -> Path:
+    """Run one experiment; return its archive folder."""
+    from .build import ensure_built
+    from .corpus import generate_preset
+    from .platform.admin import GatewayAdmin
+    from .platform.auth import BasicAuth
+    from .platform.daemon import platform_down, platform_up
+    from .workload.schedule import build_schedule
+
+    if spec.platform != "embedded":
+        raise VsbError(f"platform {spec.platform!r} is not available here; only 'embedded' "
+                       "runs on one machine (container and Kubernetes providers come later)")
+    resolved = resolved or resolve_experiment(config, spec)
+    policies, wspec, settings = resolved.policies, resolved.workload, resolved.settings
     schedule = build_schedule(wspec)
     out = archive_dir(spec.out_root, spec.platform, spec.regime, spec.workload, spec.rep)
     started = time.time()
@@ -128,7 +170,7 @@ def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
     samples: list[dict] = []
     window = (started, started)
     try:
-        state = platform_up(work / "platform")
+        state = platform_up(work / "platform", exit_with_parent=True)
         phase("platform_up")
         admin = GatewayAdmin(state["gateway_url"],
                              BasicAuth.from_file(Path(state["basic_auth_file"])).as_tuple())

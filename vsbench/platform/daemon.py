@@ -55,7 +55,9 @@ def read_state(state_dir: Path | None = None) -> dict[str, Any] | None:
 
 
 def platform_up(state_dir: Path | None = None, s3_kind: str = "auto",
-                timeout_s: float = 60.0) -> dict[str, Any]:
+                timeout_s: float = 60.0, exit_with_parent: bool = False) -> dict[str, Any]:
+    """Start the daemon and wait until it is up. ``exit_with_parent``: the daemon stops by
+    itself when this process dies (experiments: a killed run leaves nothing behind)."""
     state_dir = state_dir or default_state_dir()
     running = read_state(state_dir)
     if running:
@@ -63,8 +65,10 @@ def platform_up(state_dir: Path | None = None, s3_kind: str = "auto",
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "state.json").unlink(missing_ok=True)
     log = open(state_dir / "daemon.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "vsbench.platform.daemon", str(state_dir),
-                             "--s3", s3_kind], stdout=log, stderr=subprocess.STDOUT,
+    cmd = [sys.executable, "-m", "vsbench.platform.daemon", str(state_dir), "--s3", s3_kind]
+    if exit_with_parent:
+        cmd += ["--parent", str(os.getpid())]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -100,12 +104,22 @@ def platform_down(state_dir: Path | None = None, timeout_s: float = 60.0) -> boo
     return True
 
 
-def _serve(state_dir: Path, s3_kind: str) -> None:
+def _watch_parent(pid: int, stop: threading.Event) -> None:
+    # Re-parenting happens when the parent dies, reaped or not (a zombie still answers kill 0).
+    while not stop.wait(0.5):
+        if os.getppid() != pid:
+            print(f"parent {pid} is gone; stopping", flush=True)
+            stop.set()
+
+
+def _serve(state_dir: Path, s3_kind: str, parent: int | None = None) -> None:
     from .embedded import EmbeddedPlatform
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
+    if parent:
+        threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
     platform = EmbeddedPlatform(state_dir, s3_kind=s3_kind).start()
     try:
         state = {"pid": os.getpid(), "started_ts": time.time(), **platform.describe(),
@@ -129,5 +143,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("state_dir", type=Path)
     ap.add_argument("--s3", default="auto", choices=["auto", "minio", "moto"])
+    ap.add_argument("--parent", type=int, help="stop when this process is gone")
     a = ap.parse_args()
-    _serve(a.state_dir, a.s3)
+    _serve(a.state_dir, a.s3, a.parent)
