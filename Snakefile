@@ -1,14 +1,35 @@
-# vsbench study workflow. For now it runs the demo (the sample corpus video through
-# VideoSearcher); the study rules (build → deploy → workload → aggregate → plot → report)
-# join it as rules/*.smk.
+# vsbench: the serverless cold-start study on VideoSearcher.
+#   snakemake --cores all                                   the study (config/config.yaml)
+#   snakemake --cores all --configfile config/quick.yaml    a small one (tests)
+# build → experiment (deploy regime, run workload, archive) → aggregate → plot → report
+
+
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
 
 configfile: "config/config.yaml"
 
 
-include: "rules/demo.smk"
+# Defaults in the schema document the code's own defaults; they are not injected, since
+# pattern-specific workload fields and per-function memory must stay unset unless given.
+validate(config, "config/schema.yaml", set_default=False)
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/build.smk"
+include: "rules/experiments.smk"
+include: "rules/analysis.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.process_demo.output.result,
+        rules.aggregate.output,
+        rules.plot.output,
+        rules.render_report.output,
+        rules.explore.output,

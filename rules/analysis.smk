@@ -1,0 +1,56 @@
+rule aggregate:
+    """Tidy tables (CSV and Parquet) from every run's archive."""
+    input:
+        runs=run_summaries(),
+    output:
+        tables=expand(f"{RESULTS}/tables/{{table}}.{{ext}}", table=TABLES, ext=["csv", "parquet"]),
+    log:
+        f"{RESULTS}/logs/aggregate.log",
+    params:
+        seed=config["study"].get("seed", 0),
+    script:
+        "scripts/aggregate.py"
+
+
+rule plot:
+    """Figures from the tables, captioned for `snakemake --report`."""
+    input:
+        tables=rules.aggregate.output.tables,
+    output:
+        latency=report(f"{RESULTS}/figures/latency.svg", caption="../report/latency.rst", category="RQ2 latency"),
+        cold_starts=report(f"{RESULTS}/figures/cold_starts.svg", caption="../report/cold_starts.rst", category="RQ2 cold starts"),
+        cost=report(f"{RESULTS}/figures/cost.svg", caption="../report/cost.rst", category="RQ3 cost"),
+        keepalive=report(f"{RESULTS}/figures/keepalive.svg", caption="../report/keepalive.rst", category="RQ2 keep-alive"),
+        load=report(f"{RESULTS}/figures/load.svg", caption="../report/load.rst", category="Machine load"),
+    log:
+        f"{RESULTS}/logs/plot.log",
+    script:
+        "scripts/plot.py"
+
+
+rule render_report:
+    """The study's report, every number taken from the tables."""
+    input:
+        tables=rules.aggregate.output.tables,
+        figures=rules.plot.output,
+        template="paper/template.html.j2",
+    output:
+        html=REPORT,
+    log:
+        f"{RESULTS}/logs/report.log",
+    params:
+        archive=f"{RESULTS}/raw",
+    script:
+        "scripts/report.py"
+
+
+rule explore:
+    """The exploration notebook, executed on the tables."""
+    input:
+        tables=rules.aggregate.output.tables,
+    output:
+        summary=f"{RESULTS}/notebooks/summary.csv",
+    log:
+        notebook=f"{RESULTS}/notebooks/explore.ipynb",
+    notebook:
+        "../notebooks/explore.py.ipynb"

@@ -1,0 +1,45 @@
+import sys
+
+from functions.registry import FUNCTIONS
+from vsbench.build import function_sources
+from vsbench.experiment import ExperimentSpec, resolve_experiment
+from vsbench.study import study_runs, with_sweep_regimes
+
+STUDY = with_sweep_regimes(config)
+RUNS = study_runs(STUDY)
+RESULTS = config["study"].get("results", "results")
+REPORT = config["study"].get("report", "paper/report.html")
+# Rules call the CLI of the package installed beside this Snakemake, whatever PATH says.
+VSBENCH = f"{sys.executable} -m vsbench.cli"
+TABLES = [
+    "runs", "latency", "cold_starts", "cost", "cost_by_function", "keepalive", "comparisons",
+    "policies", "workloads", "provenance", "packages",
+]
+FIGURES = ["latency", "cold_starts", "cost", "keepalive", "load"]
+
+
+wildcard_constraints:
+    platform="[a-z]+",
+    regime="[A-Za-z0-9._-]+",
+    workload="[A-Za-z0-9._-]+",
+    rep="[0-9]+",
+    function="[a-z0-9-]+",
+
+
+def run_summaries(wildcards=None):
+    """The summary.json of every run of the study (the archive's completion marker)."""
+    return [f"{RESULTS}/{run.path}/summary.json" for run in RUNS]
+
+
+def build_sources(wildcards):
+    """What a function's build depends on: its sources and the runtime's."""
+    return function_sources(wildcards.function)
+
+
+def experiment_spec(wildcards):
+    """The resolved regime, workload and settings of one run, as JSON. As a param, a change
+    to one regime or workload reruns only the runs that use it."""
+    spec = ExperimentSpec(
+        wildcards.regime, wildcards.workload, int(wildcards.rep), RESULTS, wildcards.platform
+    )
+    return resolve_experiment(STUDY, spec).to_json()

@@ -1,0 +1,96 @@
+"""The quick study through Snakemake, end to end, in a scratch copy of the workflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+WORKFLOW = ["Snakefile", "rules", "config", "report", "paper", "notebooks", "profiles"]
+
+
+def _snakemake(cwd: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+    # The notebook rule runs jupyter-nbconvert from PATH: put this venv's bin first.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("study")
+    for name in WORKFLOW:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    proc = _snakemake(work, "--cores", "all", "--configfile", "config/quick.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
+
+
+def test_every_run_is_archived_completely(study):
+    runs = sorted((study / "results" / "quick" / "raw").glob("*/*/*/rep*/summary.json"))
+    names = {"/".join(p.parts[-5:-1]) for p in runs}
+    assert names == {"embedded/cold/twice/rep1", "embedded/warm/twice/rep1",
+                     "embedded/ka-2s/twice/rep1", "embedded/ka-30s/twice/rep1"}
+    for path in runs:
+        summary = json.loads(path.read_text())
+        assert summary["check"]["ok"], summary
+        req = pd.read_parquet(path.parent / "requests.parquet")
+        assert req.groupby("request_id").size().eq(1).all()  # one terminal record each
+        assert req["status"].notna().all()
+
+
+def test_tables_figures_report_and_notebook_exist(study):
+    out = study / "results" / "quick"
+    for table in ["runs", "latency", "cold_starts", "cost", "keepalive", "comparisons"]:
+        df = pd.read_parquet(out / "tables" / f"{table}.parquet")
+        assert (out / "tables" / f"{table}.csv").exists()
+        if table != "comparisons":
+            assert len(df) > 0, table
+    keepalive = pd.read_parquet(out / "tables" / "keepalive.parquet")
+    assert sorted(keepalive["idle_timeout_s"]) == [2.0, 30.0]
+    for fig in ["latency", "cold_starts", "cost", "keepalive", "load"]:
+        assert (out / "figures" / f"{fig}.svg").read_text().lstrip().startswith(("<?xml",
+                                                                                 "<svg"))
+    html = (out / "report.html").read_text()
+    assert "RQ1" in html and "RQ2" in html and "RQ3" in html
+    assert (out / "notebooks" / "explore.ipynb").exists()
+    assert len(pd.read_csv(out / "notebooks" / "summary.csv")) > 0
+
+
+def test_nothing_to_do_after_a_full_run(study):
+    proc = _snakemake(study, "-n", "--configfile", "config/quick.yaml")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_changing_one_regime_reruns_only_its_runs(study):
+    quick = (study / "config" / "quick.yaml").read_text()
+    changed = study / "config" / "changed.yaml"
+    changed.write_text(quick + "\nregimes:\n  warm:\n    max_replicas: 3\n")
+    proc = _snakemake(study, "-n", "--configfile", "config/quick.yaml", "config/changed.yaml")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = (proc.stdout + proc.stderr).splitlines()
+    experiments = [lines[i + k].strip() for i, line in enumerate(lines)
+                   if line.strip() == "rule experiment:" for k in range(1, 12)
+                   if i + k < len(lines) and lines[i + k].strip().startswith("wildcards:")]
+    assert experiments == ["wildcards: platform=embedded, regime=warm, workload=twice, rep=1"]
+    assert "rule build_function:" not in "\n".join(lines)
+
+
+def test_single_table_rerun_and_report(study):
+    proc = _snakemake(study, "--cores", "1", "--configfile", "config/quick.yaml",
+                      "--forcerun", "plot", "results/quick/figures/cost.svg")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _snakemake(study, "--configfile", "config/quick.yaml", "--report",
+                      "results/quick/snakemake-report.html")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (study / "results" / "quick" / "snakemake-report.html").stat().st_size > 1000

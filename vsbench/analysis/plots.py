@@ -1,0 +1,266 @@
+"""The study's figures (SVG), drawn from the tables of :mod:`vsbench.analysis.tables`.
+
+Deterministic output: Agg backend, ``svg.hashsalt`` fixed, text kept as text
+(``svg.fonttype: none``) and no date in the metadata, so the same tables give byte-identical
+SVGs. A table with no rows gives a figure that says so, never an exception.
+
+* :func:`plot_latency` — p50 and p99 end-to-end latency with bootstrap CIs, per regime, one
+  panel per workload.
+* :func:`plot_cold_starts` — fraction of cold invocations per stage and regime (Wilson CIs).
+* :func:`plot_cost` — active and idle GB-s per ok request, stacked, per regime and workload.
+* :func:`plot_keepalive` — the keep-alive sweep: idle timeout against cold-request fraction and
+  idle GB-s per ok request (twin axes).
+* :func:`plot_load` — machine CPU (mean) and load1 (max) during every run.
+* :func:`make_figures` — all five from a tables directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .tables import TABLE_COLUMNS, as_dir, read_tables  # noqa: E402
+
+__all__ = ["plot_latency", "plot_cold_starts", "plot_cost", "plot_keepalive", "plot_load",
+           "make_figures", "FIGURES", "RC"]
+
+FIGURES = ("latency", "cold_starts", "cost", "keepalive", "load")
+RC = {
+    "svg.hashsalt": "vsbench",
+    "svg.fonttype": "none",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": matplotlib.cycler(color=plt.get_cmap("tab10").colors),
+}
+NO_SWEEP = "no keep-alive sweep in this study"
+
+
+def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    df = tables.get(name)
+    if df is None:
+        return pd.DataFrame(columns=TABLE_COLUMNS.get(name, []))
+    return df
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _message(path: str | Path, title: str, text: str) -> Path:
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(6, 2.5))
+        ax.axis("off")
+        ax.set_title(title)
+        ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, transform=ax.transAxes)
+        return _save(fig, path)
+
+
+def _labels(df: pd.DataFrame) -> list[str]:
+    """Regime labels in table order (platform-qualified when there are several platforms)."""
+    multi = df["platform"].nunique() > 1
+    return [f"{p}/{r}" if multi else str(r)
+            for p, r in zip(df["platform"], df["regime"], strict=True)]
+
+
+def _panels(n: int, width: float = 4.2, height: float = 3.4):
+    fig, axes = plt.subplots(1, max(n, 1), figsize=(min(width * max(n, 1), 16), height),
+                             squeeze=False, layout="constrained")
+    return fig, list(axes[0])
+
+
+def _err(est: pd.Series, low: pd.Series, high: pd.Series) -> np.ndarray:
+    e, lo, hi = (pd.to_numeric(s, errors="coerce").to_numpy(float) for s in (est, low, high))
+    return np.nan_to_num(np.vstack([e - lo, hi - e]).clip(min=0))
+
+
+def _unique(s: pd.Series) -> list:
+    return list(dict.fromkeys(s.tolist()))
+
+
+def plot_latency(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """p50 and p99 latency (s) with 95 % bootstrap CIs per regime; one panel per workload."""
+    df = _table(tables, "latency")
+    if df.empty:
+        return _message(path, "End-to-end latency", "no latency data (no ok requests)")
+    workloads = _unique(df["workload"])
+    with plt.rc_context(RC):
+        fig, axes = _panels(len(workloads))
+        for ax, w in zip(axes, workloads, strict=False):
+            d = df[df["workload"] == w]
+            x = np.arange(len(d))
+            for off, q, marker in ((-0.12, "p50", "o"), (0.12, "p99", "s")):
+                ax.errorbar(x + off, d[f"{q}_ms"] / 1000,
+                            yerr=_err(d[f"{q}_ms"], d[f"{q}_low_ms"], d[f"{q}_high_ms"]) / 1000,
+                            fmt=marker, capsize=3, label=q)
+            ax.set_xticks(x, _labels(d), rotation=30, ha="right")
+            ax.set_xlim(-0.6, len(d) - 0.4)
+            ax.set_title(f"workload: {w}")
+            ax.set_ylabel("latency (s)")
+            ax.set_ylim(bottom=0)
+        fig.legend(*axes[0].get_legend_handles_labels(), title="95% bootstrap CI", fontsize=8,
+                   loc="outside lower center", ncols=2)
+        fig.suptitle("End-to-end latency per regime (ok requests, pooled over repetitions)")
+        return _save(fig, path)
+
+
+def plot_cold_starts(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Cold fraction of invocations per stage, one bar per regime; one panel per workload."""
+    df = _table(tables, "cold_starts")
+    if df.empty:
+        return _message(path, "Cold starts per stage", "no invocations recorded")
+    workloads = _unique(df["workload"])
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(len(workloads), 1, squeeze=False, layout="constrained",
+                                 figsize=(10, 3.2 * len(workloads)))
+        for ax, w in zip(axes[:, 0], workloads, strict=True):
+            d = df[df["workload"] == w].copy()
+            d["label"] = _labels(d)
+            funcs = _unique(d["function"])
+            regimes = _unique(d["label"])
+            width = 0.8 / max(len(regimes), 1)
+            x = np.arange(len(funcs))
+            for i, reg in enumerate(regimes):
+                r = d[d["label"] == reg].set_index("function").reindex(funcs)
+                ax.bar(x - 0.4 + width * (i + 0.5), r["cold_fraction"].fillna(0), width,
+                       yerr=_err(r["cold_fraction"], r["cold_fraction_low"],
+                                 r["cold_fraction_high"]),
+                       capsize=2, label=reg, error_kw={"elinewidth": 0.8})
+            ax.set_xticks(x, funcs, rotation=20, ha="right")
+            ax.set_ylim(0, 1.05)
+            ax.set_ylabel("cold invocations (fraction)")
+            ax.set_title(f"workload: {w}")
+            ax.legend(title="regime", fontsize=8, ncols=min(len(regimes), 4))
+        fig.suptitle("Cold-start frequency per stage (95% Wilson CI)")
+        return _save(fig, path)
+
+
+def plot_cost(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Active + idle GB-s per ok request (stacked) per regime; one panel per workload."""
+    df = _table(tables, "cost")
+    if df.empty:
+        return _message(path, "Cost per ok request", "no cost data")
+    workloads = _unique(df["workload"])
+    with plt.rc_context(RC):
+        fig, axes = _panels(len(workloads))
+        for ax, w in zip(axes, workloads, strict=False):
+            d = df[df["workload"] == w]
+            x = np.arange(len(d))
+            active = pd.to_numeric(d["active_gb_s_per_ok"], errors="coerce").fillna(0)
+            idle = pd.to_numeric(d["idle_gb_s_per_ok"], errors="coerce").fillna(0)
+            ax.bar(x, active, 0.6, label="active (executing)")
+            ax.bar(x, idle, 0.6, bottom=active, label="idle (warm, not serving)")
+            ax.set_xticks(x, _labels(d), rotation=30, ha="right")
+            ax.set_xlim(-0.7, len(d) - 0.3)
+            ax.set_title(f"workload: {w}")
+            ax.set_ylabel("GB-s per ok request")
+        fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="outside lower center",
+                   ncols=2)
+        fig.suptitle("Cost per ok request: active vs idle warm capacity")
+        return _save(fig, path)
+
+
+def plot_keepalive(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Keep-alive sweep: cold-request fraction (left) and idle GB-s per ok request (right)."""
+    df = _table(tables, "keepalive")
+    if df.empty:
+        return _message(path, "Keep-alive sweep", NO_SWEEP)
+    df = df[np.isfinite(pd.to_numeric(df["idle_timeout_s"], errors="coerce"))]
+    if df.empty:
+        return _message(path, "Keep-alive sweep", "no finite idle timeout in the sweep")
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+        ax2 = ax.twinx()
+        ax2.grid(False)
+        ax2.spines["right"].set_visible(True)
+        colors = plt.get_cmap("tab10").colors
+        series = list(dict.fromkeys(zip(df["platform"], df["workload"], strict=True)))
+        multi = df["platform"].nunique() > 1
+        for i, (pl, w) in enumerate(series):
+            d = df[(df["platform"] == pl) & (df["workload"] == w)].sort_values("idle_timeout_s")
+            c = colors[i % len(colors)]
+            name = f"{pl}/{w}" if multi else str(w)
+            ax.errorbar(d["idle_timeout_s"], d["cold_request_fraction"],
+                        yerr=_err(d["cold_request_fraction"], d["cold_request_fraction_low"],
+                                  d["cold_request_fraction_high"]),
+                        color=c, marker="o", capsize=3, label=f"{name}: cold requests")
+            ax2.plot(d["idle_timeout_s"], d["idle_gb_s_per_ok"], color=c, marker="s",
+                     linestyle="--", label=f"{name}: idle GB-s / ok")
+        ax.set_xlabel("idle timeout (keep-alive), s")
+        ax.set_ylabel("cold requests (fraction, 95% Wilson CI)")
+        ax.set_ylim(0, 1.05)
+        ax2.set_ylabel("idle GB-s per ok request (dashed)")
+        ax2.set_ylim(bottom=0)
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        fig.legend(h1 + h2, l1 + l2, fontsize=8, loc="outside lower center", ncols=2)
+        timeouts = pd.to_numeric(df["idle_timeout_s"])
+        if timeouts.min() > 0 and timeouts.max() / timeouts.min() > 20:
+            ax.set_xscale("log")                 # sweeps often span orders of magnitude
+        ax.set_title("Keep-alive sweep: cold starts vs idle cost")
+        return _save(fig, path)
+
+
+def plot_load(runs_table: pd.DataFrame | None, path: str | Path) -> Path:
+    """Mean machine CPU (bars) and max load1 (markers) of every run."""
+    df = runs_table if runs_table is not None else pd.DataFrame(columns=TABLE_COLUMNS["runs"])
+    if df.empty:
+        return _message(path, "Machine load per run", "no runs")
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(min(3 + 0.45 * len(df), 16), 3.8),
+                               layout="constrained")
+        x = np.arange(len(df))
+        labels = [f"{r}/{w}/rep{k}"
+                  for r, w, k in zip(df["regime"], df["workload"], df["rep"], strict=True)]
+        if df["platform"].nunique() > 1:
+            labels = [f"{p}/{lab}" for p, lab in zip(df["platform"], labels, strict=True)]
+        ax.bar(x, pd.to_numeric(df["cpu_percent_mean"], errors="coerce").fillna(0), 0.6,
+               label="mean CPU (%)")
+        ax.axhline(100, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("machine CPU, mean over run (%)")
+        ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
+        ax2 = ax.twinx()
+        ax2.grid(False)
+        ax2.spines["right"].set_visible(True)
+        ax2.plot(x, pd.to_numeric(df["load1_max"], errors="coerce"), "kD", markersize=4,
+                 label="max load1")
+        ax2.set_ylabel("max 1-min load average")
+        ax2.set_ylim(bottom=0)
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+        ax.set_title("Machine load during each run")
+        return _save(fig, path)
+
+
+def make_figures(tables_dir, figures_dir) -> list[Path]:
+    """Write ``latency.svg``, ``cold_starts.svg``, ``cost.svg``, ``keepalive.svg`` and
+    ``load.svg`` from the tables in ``tables_dir`` (missing tables: a figure saying so).
+
+    Either argument may be a folder or a list of files in it (a Snakemake rule's files)."""
+    tables = read_tables(tables_dir) if as_dir(tables_dir).is_dir() else {}
+    out = as_dir(figures_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [
+        plot_latency(tables, out / "latency.svg"),
+        plot_cold_starts(tables, out / "cold_starts.svg"),
+        plot_cost(tables, out / "cost.svg"),
+        plot_keepalive(tables, out / "keepalive.svg"),
+        plot_load(tables.get("runs"), out / "load.svg"),
+    ]
+    return paths
+
