@@ -45,8 +45,9 @@ rule render_report:
 
 
 rule explore:
-    """The exploration notebook, executed on the tables."""
+    """The exploration notebook, executed on the archive and the tables."""
     input:
+        runs=run_summaries(),
         tables=rules.aggregate.output.tables,
     output:
         summary=f"{RESULTS}/notebooks/summary.csv",
@@ -54,3 +55,16 @@ rule explore:
         notebook=f"{RESULTS}/notebooks/explore.ipynb",
     notebook:
         "../notebooks/explore.py.ipynb"
+
+
+rule report_pdf:
+    """The report as PDF, on request (`snakemake paper/report.pdf`): needs weasyprint or
+    pandoc with a LaTeX engine, and says which is missing otherwise."""
+    input:
+        html=REPORT,
+    output:
+        pdf=str(Path(REPORT).with_suffix(".pdf")),
+    log:
+        f"{RESULTS}/logs/report_pdf.log",
+    script:
+        "scripts/report_pdf.py"

@@ -1,4 +1,5 @@
 import sys
+from pathlib import Path
 
 from functions.registry import FUNCTIONS
 from vsbench.build import function_sources
