@@ -17,6 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
+def _cmdline(p: psutil.Process) -> str:
+    try:
+        return " ".join(p.cmdline())
+    except psutil.Error:  # exited (or a zombie) since it was listed
+        return ""
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_killed_experiment_leaves_no_orphans(tmp_path, sig):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -32,8 +39,7 @@ def test_killed_experiment_leaves_no_orphans(tmp_path, sig):
     family: list[psutil.Process] = []
     while time.monotonic() < deadline:  # the platform is up and every function has a replica
         family = exp.children(recursive=True)
-        if sum("functions.runtime" in " ".join(p.cmdline()) for p in family
-               if p.is_running()) >= 9:
+        if sum("functions.runtime" in _cmdline(p) for p in family) >= 9:
             break
         time.sleep(0.5)
     else:
@@ -42,5 +48,5 @@ def test_killed_experiment_leaves_no_orphans(tmp_path, sig):
     os.kill(proc.pid, sig)
     proc.wait(60)
     _, alive = psutil.wait_procs(family, timeout=30)
-    assert not alive, f"left behind: {[(p.pid, p.cmdline()[:4]) for p in alive]}"
+    assert not alive, f"left behind: {[(p.pid, _cmdline(p)[:80]) for p in alive]}"
     assert not (tmp_path / "out" / "raw").exists()  # no half-written archive
