@@ -91,29 +91,42 @@ def _unique(s: pd.Series) -> list:
     return list(dict.fromkeys(s.tolist()))
 
 
+def _regime_panels(df: pd.DataFrame, draw, ylabel: str, suptitle: str, xpad: float,
+                   **legend_kw) -> plt.Figure:
+    """One panel per workload, one x position per regime; ``draw(ax, rows, x)`` plots."""
+    workloads = _unique(df["workload"])
+    fig, axes = _panels(len(workloads))
+    for ax, w in zip(axes, workloads, strict=False):
+        d = df[df["workload"] == w]
+        x = np.arange(len(d))
+        draw(ax, d, x)
+        ax.set_xticks(x, _labels(d), rotation=30, ha="right")
+        ax.set_xlim(-0.5 - xpad, len(d) - 0.5 + xpad)
+        ax.set_title(f"workload: {w}")
+        ax.set_ylabel(ylabel)
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="outside lower center",
+               ncols=2, **legend_kw)
+    fig.suptitle(suptitle)
+    return fig
+
+
 def plot_latency(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """p50 and p99 latency (s) with 95 % bootstrap CIs per regime; one panel per workload."""
     df = _table(tables, "latency")
     if df.empty:
         return _message(path, "End-to-end latency", "no latency data (no ok requests)")
-    workloads = _unique(df["workload"])
+
+    def draw(ax, d: pd.DataFrame, x: np.ndarray) -> None:
+        for off, q, marker in ((-0.12, "p50", "o"), (0.12, "p99", "s")):
+            ax.errorbar(x + off, d[f"{q}_ms"] / 1000,
+                        yerr=_err(d[f"{q}_ms"], d[f"{q}_low_ms"], d[f"{q}_high_ms"]) / 1000,
+                        fmt=marker, capsize=3, label=q)
+        ax.set_ylim(bottom=0)
+
     with plt.rc_context(RC):
-        fig, axes = _panels(len(workloads))
-        for ax, w in zip(axes, workloads, strict=False):
-            d = df[df["workload"] == w]
-            x = np.arange(len(d))
-            for off, q, marker in ((-0.12, "p50", "o"), (0.12, "p99", "s")):
-                ax.errorbar(x + off, d[f"{q}_ms"] / 1000,
-                            yerr=_err(d[f"{q}_ms"], d[f"{q}_low_ms"], d[f"{q}_high_ms"]) / 1000,
-                            fmt=marker, capsize=3, label=q)
-            ax.set_xticks(x, _labels(d), rotation=30, ha="right")
-            ax.set_xlim(-0.6, len(d) - 0.4)
-            ax.set_title(f"workload: {w}")
-            ax.set_ylabel("latency (s)")
-            ax.set_ylim(bottom=0)
-        fig.legend(*axes[0].get_legend_handles_labels(), title="95% bootstrap CI", fontsize=8,
-                   loc="outside lower center", ncols=2)
-        fig.suptitle("End-to-end latency per regime (ok requests, pooled over repetitions)")
+        fig = _regime_panels(df, draw, "latency (s)", "End-to-end latency per regime (ok "
+                             "requests, pooled over repetitions)", 0.1,
+                             title="95% bootstrap CI")
         return _save(fig, path)
 
 
@@ -153,23 +166,16 @@ def plot_cost(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
     df = _table(tables, "cost")
     if df.empty:
         return _message(path, "Cost per ok request", "no cost data")
-    workloads = _unique(df["workload"])
+
+    def draw(ax, d: pd.DataFrame, x: np.ndarray) -> None:
+        active = pd.to_numeric(d["active_gb_s_per_ok"], errors="coerce").fillna(0)
+        idle = pd.to_numeric(d["idle_gb_s_per_ok"], errors="coerce").fillna(0)
+        ax.bar(x, active, 0.6, label="active (executing)")
+        ax.bar(x, idle, 0.6, bottom=active, label="idle (warm, not serving)")
+
     with plt.rc_context(RC):
-        fig, axes = _panels(len(workloads))
-        for ax, w in zip(axes, workloads, strict=False):
-            d = df[df["workload"] == w]
-            x = np.arange(len(d))
-            active = pd.to_numeric(d["active_gb_s_per_ok"], errors="coerce").fillna(0)
-            idle = pd.to_numeric(d["idle_gb_s_per_ok"], errors="coerce").fillna(0)
-            ax.bar(x, active, 0.6, label="active (executing)")
-            ax.bar(x, idle, 0.6, bottom=active, label="idle (warm, not serving)")
-            ax.set_xticks(x, _labels(d), rotation=30, ha="right")
-            ax.set_xlim(-0.7, len(d) - 0.3)
-            ax.set_title(f"workload: {w}")
-            ax.set_ylabel("GB-s per ok request")
-        fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="outside lower center",
-                   ncols=2)
-        fig.suptitle("Cost per ok request: active vs idle warm capacity")
+        fig = _regime_panels(df, draw, "GB-s per ok request",
+                             "Cost per ok request: active vs idle warm capacity", 0.2)
         return _save(fig, path)
 
 
