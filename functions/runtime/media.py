@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import tarfile
 from pathlib import Path
 
+from vsbench.mediainfo import ffmpeg_exe  # one definition, shared with the CLI
+
 from .errors import BadInput
 
-
-@functools.cache
-def ffmpeg_exe() -> str:
-    """The ffmpeg binary shipped by imageio-ffmpeg (no system ffmpeg needed)."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
+__all__ = ["ffmpeg_exe", "safe_extract", "write_tar"]
 
 
 def write_tar(members: list[Path], dest: Path) -> Path:
