@@ -19,6 +19,8 @@ class FunctionSpec:
     timeout_s: float
     description: str
     storage: bool = True  # needs the S3 client (built during the replica's init)
+    models: tuple[str, ...] = ()  # functions.models entries baked into its build/image
+    warm_module: str | None = None  # run once at build time (``python -m``) to fill caches
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {
@@ -29,7 +31,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec("ffmpeg-0", "functions.ffmpeg_0.handler", 256, 120.0,
                      "split a video into video-only + 16 kHz mono wav"),
         FunctionSpec("librosa", "functions.librosa_segments.handler", 512, 120.0,
-                     "speech segments (librosa.effects.split) as timestamps"),
+                     "speech segments (librosa.effects.split) as timestamps",
+                     warm_module="functions.librosa_segments.warm"),
         FunctionSpec("ffmpeg-1", "functions.ffmpeg_1.handler", 256, 120.0,
                      "cut one clip per speech segment"),
         FunctionSpec("ffmpeg-2", "functions.ffmpeg_2.handler", 256, 120.0,
@@ -39,7 +42,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec("ffmpeg-3", "functions.ffmpeg_3.handler", 256, 120.0,
                      "sample frames from a clip"),
         FunctionSpec("object-detector", "functions.object_detector.handler", 512, 120.0,
-                     "detect COCO objects on frames (onnxruntime, decode + NMS)"),
+                     "detect COCO objects on frames (onnxruntime, decode + NMS)",
+                     models=("fastestdet",)),
         FunctionSpec("search", "functions.search.handler", 128, 60.0,
                      "rank clips matching a query by transcript words and labels"),
     )

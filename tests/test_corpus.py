@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from functions.runtime.mediainfo import decode_audio, ffmpeg_exe, probe
 from vsbench import corpus, tts
 from vsbench.corpus import build_corpus, generate_video, load_truth, preset_spec, write_bad_inputs
-from vsbench.mediainfo import decode_audio, ffmpeg_exe, probe
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for vsbench.models: registry, sha256 checks, download via a local HTTP server.
+"""Tests for functions.models: registry, sha256 checks, download via a local HTTP server.
 
 The only network traffic is to a throwaway http.server on 127.0.0.1.
 """
@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # so `pytest` works from any folder without an install
     sys.path.insert(0, str(ROOT))
 
-from vsbench import models  # noqa: E402
-from vsbench.models import COCO80, ModelError, ModelFile, ModelSpec  # noqa: E402
+from functions import models  # noqa: E402
+from functions.models import COCO80, ModelError, ModelFile, ModelSpec  # noqa: E402
 
 SHARED_MODELS = ROOT.parent / "shared" / "models"
 

@@ -7,8 +7,8 @@ import tarfile
 import pytest
 
 from functions.runtime.errors import BadInput
+from functions.runtime.mediainfo import probe
 from vsbench.corpus import load_truth, write_bad_inputs
-from vsbench.mediainfo import probe
 
 TOL_S = 0.3
 

@@ -10,11 +10,14 @@ goes into provenance; container images later reuse the same seam.
 from __future__ import annotations
 
 import compileall
+import functools
 import hashlib
 import json
 import platform
+import re
 import sys
 import time
+import tomllib
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -25,23 +28,10 @@ from .paths import vsb_home
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Distributions each function imports (beyond the runtime's own).
-FUNCTION_PACKAGES: dict[str, list[str]] = {
-    "orchestrator": ["requests"],
-    "ffmpeg-0": ["imageio-ffmpeg"],
-    "librosa": ["librosa", "numba", "numpy", "soundfile"],
-    "ffmpeg-1": ["imageio-ffmpeg"],
-    "ffmpeg-2": ["imageio-ffmpeg"],
-    "asr": ["pocketsphinx", "numpy"],
-    "ffmpeg-3": ["imageio-ffmpeg"],
-    "object-detector": ["onnxruntime", "opencv-python-headless", "numpy"],
-    "search": [],
-    "noop": [],
-}
-RUNTIME_PACKAGES = ["boto3", "botocore", "psutil"]
-FUNCTION_MODELS: dict[str, list[str]] = {"object-detector": ["fastestdet"]}
-SHARED_SOURCES = ["functions/runtime", "functions/registry.py", "vsbench/mediainfo.py",
-                  "vsbench/models.py"]
+FUNCTIONS_PYPROJECT = REPO / "functions" / "pyproject.toml"
+# What every function's replica contains besides its own handler package.
+SHARED_SOURCES = ["functions/__init__.py", "functions/runtime", "functions/registry.py",
+                  "functions/models.py"]
 
 
 @dataclass
@@ -55,6 +45,35 @@ class BuildRecord:
     packages: dict[str, str]
     models: dict[str, str]
     steps: list[str]
+
+
+@functools.lru_cache(maxsize=1)
+def _functions_project() -> dict:
+    with open(FUNCTIONS_PYPROJECT, "rb") as f:
+        return tomllib.load(f)["project"]
+
+
+def runtime_requirements() -> list[str]:
+    """Requirements every replica has (functions/pyproject.toml ``dependencies``)."""
+    return list(_functions_project()["dependencies"])
+
+
+def function_requirements(function: str) -> list[str]:
+    """Requirements one function adds (its extra in functions/pyproject.toml)."""
+    extras = _functions_project()["optional-dependencies"]
+    get_spec(function)  # unknown names fail with the list of known ones
+    return list(extras.get(function, []))
+
+
+def distribution_name(requirement: str) -> str:
+    """``'opencv-python-headless>=4.8,<5'`` → ``'opencv-python-headless'``."""
+    return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].strip()
+
+
+def function_packages(function: str) -> list[str]:
+    """Distributions a function's replica imports: the runtime's, then its own."""
+    reqs = runtime_requirements() + function_requirements(function)
+    return list(dict.fromkeys(distribution_name(r) for r in reqs))
 
 
 def _version(dist: str) -> str:
@@ -80,17 +99,18 @@ def _sources(function: str) -> list[Path]:
 
 def fingerprint(function: str) -> tuple[str, dict[str, str], dict[str, str]]:
     """sha256 of everything that makes the function's replica what it is."""
-    from .models import get_spec as model_spec
+    from functions.models import get_spec as model_spec
 
     h = hashlib.sha256()
     for f in _sources(function):
         h.update(str(f.relative_to(REPO) if f.is_relative_to(REPO) else f.name).encode())
         h.update(f.read_bytes())
-    packages = {d: _version(d) for d in RUNTIME_PACKAGES + FUNCTION_PACKAGES.get(function, [])}
+    packages = {d: _version(d) for d in function_packages(function)}
     models = {}
-    for name in FUNCTION_MODELS.get(function, []):
+    for name in get_spec(function).models:
         models[name] = ",".join(mf.sha256 or "unpinned" for mf in model_spec(name).files)
-    h.update(json.dumps({"python": sys.version, "packages": packages, "models": models},
+    h.update(json.dumps({"python": sys.version, "packages": packages, "models": models,
+                         "requirements": runtime_requirements() + function_requirements(function)},
                         sort_keys=True).encode())
     return h.hexdigest(), packages, models
 
@@ -101,7 +121,8 @@ def build_dir() -> Path:
 
 def build_function(function: str, warm: bool = True) -> BuildRecord:
     """Build one function (idempotent: a second build with the same fingerprint is quick)."""
-    from .models import ensure_model
+    from functions.models import ensure_model
+
     from .setup_env import warm_numba_cache
 
     t0 = time.perf_counter()
@@ -110,10 +131,10 @@ def build_function(function: str, warm: bool = True) -> BuildRecord:
     for f in {p.parent for p in _sources(function)}:
         compileall.compile_dir(str(f), quiet=1, maxlevels=0)
     steps.append("bytecode compiled")
-    for name in FUNCTION_MODELS.get(function, []):
+    for name in get_spec(function).models:
         ensure_model(name, download=True)
         steps.append(f"model {name} verified")
-    if function == "librosa" and warm:
+    if get_spec(function).warm_module and warm:
         warm_numba_cache()
         steps.append("numba cache warmed")
     rec = BuildRecord(function, fp, f"vsbench/{function}:{fp[:12]}", time.time(),
@@ -138,3 +159,13 @@ def ensure_built(functions: list[str] | None = None) -> dict[str, BuildRecord]:
     for fn in functions or list(FUNCTIONS):
         out[fn] = current_build(fn) or build_function(fn)
     return out
+
+
+def deploy_images(functions: list[str], host: str = "process") -> dict[str, str]:
+    """The image each function is deployed with on ``host``: the fingerprinted build for
+    process replicas (built here when stale), the function's container image otherwise."""
+    if host == "container":
+        from .images import image_for
+
+        return {fn: image_for(fn) for fn in functions}
+    return {fn: rec.image for fn, rec in ensure_built(functions).items()}

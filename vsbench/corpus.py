@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from vsbench.mediainfo import ffmpeg_exe
+from functions.runtime.mediainfo import ffmpeg_exe
 
 __all__ = [
     "SceneSpec", "VideoSpec", "DEFAULT_CONFIG", "TRUTH_SCHEMA", "load_presets", "preset_spec",

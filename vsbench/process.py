@@ -11,10 +11,10 @@ from typing import Any
 import requests
 
 from functions.runtime.media import ffmpeg_exe
+from functions.runtime.mediainfo import probe
 from functions.runtime.telemetry import ToolError, run_tool
 
 from .errors import VsbError
-from .mediainfo import probe
 
 
 def new_request_id() -> str:
@@ -82,20 +82,21 @@ def process_video(video: Path, query: str = "", config: dict[str, Any] | None = 
                   state_dir: Path | None = None, regime: str = "warm") -> dict:
     """Run one request: on the running platform if there is one, else on a temporary one
     deployed under ``regime`` (from config/config.yaml) and torn down afterwards."""
-    from functions.runtime.claimcheck import ClaimCheckStore, StorageSettings
+    from functions.runtime.claimcheck import ClaimCheckStore
 
     from .platform.daemon import read_state
     from .platform.embedded import EmbeddedPlatform
+    from .platform.storage import StorageConfig, settings_from_state
     from .regimes import load_config, resolve_regime
 
     validate_video(video)
     state = read_state(state_dir)
     if state:
-        store = ClaimCheckStore(StorageSettings(endpoint_url=state["s3_url"],
-                                                bucket=state["bucket"]))
+        store = ClaimCheckStore(settings_from_state(state))
         return run_orchestrator(state["gateway_url"], store, video, query, config)
-    policies = resolve_regime(load_config(), regime)
+    study = load_config()
+    policies = resolve_regime(study, regime)
     with tempfile.TemporaryDirectory(prefix="vsb-process-") as tmp:
-        with EmbeddedPlatform(Path(tmp)) as platform:
+        with EmbeddedPlatform(Path(tmp), StorageConfig.from_config(study)) as platform:
             platform.deploy(policies)
             return run_orchestrator(platform.gateway_url, platform.store, video, query, config)

@@ -13,18 +13,10 @@ import sys
 import time
 from dataclasses import dataclass
 
+from functions.registry import get_spec
+
 from .errors import VsbError
 from .paths import function_env, numba_cache_dir
-
-_WARM_LIBROSA = """
-import numpy as np
-from functions.librosa_segments.handler import init, speech_segments
-init({})
-sr = 16000
-t = np.arange(sr * 2) / sr
-y = np.where((t > 0.5) & (t < 1.5), np.sin(2 * np.pi * 220 * t), 0).astype(np.float32)
-print(speech_segments(y, sr))
-"""
 
 
 @dataclass
@@ -38,8 +30,9 @@ def warm_numba_cache() -> SetupStep:
     t0 = time.perf_counter()
     numba_cache_dir().mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **function_env()}
-    proc = subprocess.run([sys.executable, "-c", _WARM_LIBROSA], env=env, capture_output=True,
-                          text=True, timeout=600)
+    module = get_spec("librosa").warm_module
+    proc = subprocess.run([sys.executable, "-m", module], env=env,
+                          capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
         raise VsbError(f"warming librosa's numba cache failed: {tail[0]}")
@@ -47,7 +40,7 @@ def warm_numba_cache() -> SetupStep:
 
 
 def provision_models() -> list[SetupStep]:
-    from .models import ModelError, ensure_model
+    from functions.models import ModelError, ensure_model
 
     steps = []
     for name in ("fastestdet",):

@@ -18,7 +18,7 @@ def init(config: dict) -> None:
 
 
 def handle(ctx: InvocationContext) -> dict:
-    from vsbench.mediainfo import probe
+    from functions.runtime.mediainfo import probe
 
     uri = ctx.input("video")
     name = Path(uri).name or "input"

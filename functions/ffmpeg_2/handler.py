@@ -11,7 +11,7 @@ def init(config: dict) -> None:
 
 
 def handle(ctx: InvocationContext) -> dict:
-    from vsbench.mediainfo import probe
+    from functions.runtime.mediainfo import probe
 
     index = int(ctx.cfg("clip_index", 0, int))
     src = ctx.fetch(ctx.input("clip"), "clip.mp4")

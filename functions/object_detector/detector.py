@@ -29,7 +29,7 @@ try:
 except ImportError:  # loaded as a top-level module from inside a function bundle
     import decoders  # type: ignore[no-redef]
 
-from vsbench.models import COCO80
+from functions.models import COCO80
 
 KINDS = ("fastestdet", "yolov4-tiny")
 
@@ -175,7 +175,7 @@ class Detector:
         path = Path(model_path)
         if not path.is_file():
             raise FileNotFoundError(
-                f"model file not found: {path} (see vsbench.models.ensure_model)"
+                f"model file not found: {path} (see functions.models.ensure_model)"
             )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = intra_op_threads

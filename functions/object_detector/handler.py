@@ -18,7 +18,7 @@ _defaults: dict = {"model": "fastestdet", "score_threshold": None, "nms_iou": 0.
 
 
 def _get_detector(model: str, score_threshold: float | None, nms_iou: float):
-    from vsbench.models import ModelError, ensure_model
+    from functions.models import ModelError, ensure_model
 
     from .detector import Detector
 

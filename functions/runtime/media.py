@@ -5,9 +5,8 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
-from vsbench.mediainfo import ffmpeg_exe  # one definition, shared with the CLI
-
 from .errors import BadInput
+from .mediainfo import ffmpeg_exe  # one definition, shared with the CLI
 
 __all__ = ["ffmpeg_exe", "safe_extract", "write_tar"]
 
@@ -41,5 +40,10 @@ def safe_extract(archive: Path, target: Path) -> list[Path]:
             if not (m.isfile() or m.isdir()):
                 raise BadInput(f"archive member {m.name!r} is a link or device; refused")
         # The 'data' filter re-checks the same (and strips modes) as a second line of defence.
-        tar.extractall(target, members=members, filter="data")
+        # Python before 3.11.4 (Debian bookworm's 3.11.2, the default image base) lacks
+        # extraction filters; the checks above already refused every unsafe member.
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, members=members, filter="data")
+        else:
+            tar.extractall(target, members=members)
     return [target / m.name for m in members if m.isfile()]

@@ -212,7 +212,7 @@ def _check_existing(spec: ModelSpec, mf: ModelFile, dest: Path, trust_unverified
         raise ModelError(
             f"model {spec.name} has no pinned sha256, so {dest} (sha256 {sha256_file(dest)}) "
             f"cannot be verified. To use it anyway pass trust_unverified=True or set "
-            f"{ENV_TRUST_UNVERIFIED}=1; better, pin that hash in vsbench/models.py."
+            f"{ENV_TRUST_UNVERIFIED}=1; better, pin that hash in functions/models.py."
         )
     actual = sha256_file(dest)
     if actual != mf.sha256:
