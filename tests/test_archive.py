@@ -12,6 +12,7 @@ import yaml
 
 from vsbench.archive import (
     INVOCATION_COLUMNS,
+    REPLICA_COLUMNS,
     REQUEST_COLUMNS,
     _union_seconds,
     check_tables,
@@ -75,6 +76,7 @@ def _documented_columns(section: str) -> list[str]:
 def test_docs_describe_every_column():
     assert _documented_columns("requests.parquet") == REQUEST_COLUMNS
     assert set(_documented_columns("invocations.parquet")) == set(INVOCATION_COLUMNS)
+    assert _documented_columns("replicas.jsonl") == REPLICA_COLUMNS
 
 
 @pytest.mark.slow

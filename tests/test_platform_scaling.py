@@ -13,6 +13,7 @@ import requests
 from functions.orchestrator.client import GatewayClient, RetryPolicy
 from vsbench.platform.embedded import EmbeddedPlatform
 from vsbench.platform.policy import ScalingPolicy
+from vsbench.platform.scaling import StartBackoff
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +259,42 @@ def test_gateway_logs_every_invocation(platform, noop):
     assert rec["function"] == "noop" and rec["status"] == 200 and rec["cold"] is True
     lines = (platform.state_dir / "events" / "gateway_invocations.jsonl").read_text()
     assert json.loads(lines.splitlines()[-1])["request_id"] == "abc"
+
+
+def test_start_backoff_doubles_to_a_bound_and_resets():
+    b = StartBackoff(base_s=1.0, max_s=30.0)
+    assert [b.failed("x", now=0.0) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert b.remaining(10.0) == 20.0 and b.last_error == "x" and b.failures == 7
+    b.succeeded()
+    assert b.remaining(0.0) == 0.0 and b.failures == 0 and b.last_error is None
+
+
+def test_failed_init_is_one_502_naming_it_then_backoff_not_a_loop(platform, noop):
+    admin = platform.admin()
+    pol = ScalingPolicy(min_replicas=0, max_replicas=2, idle_timeout_s=None, memory_mb=256)
+    admin.deploy("noop", pol, "vsbench/noop:test", {"VSB_NOOP_INIT_FAIL": "no model"})
+    r = invoke(platform)
+    assert r.status_code == 502
+    msg = r.json()["error"]["message"]
+    assert "replica noop-" in msg and "init failed on purpose: no model" in msg, msg
+    t0 = time.monotonic()
+    again = invoke(platform)  # backing off: fails at once, naming the last failure
+    assert time.monotonic() - t0 < 0.5
+    assert again.status_code == 503 and "no model" in again.json()["error"]["message"]
+    assert "1 consecutive failed start" in again.json()["error"]["message"]
+    # min_replicas=1 retries on its own, but only as the backoff allows: 1 s, then 2 s, ...
+    admin.deploy("noop", ScalingPolicy(min_replicas=1, max_replicas=1, idle_timeout_s=None,
+                                       memory_mb=256), "vsbench/noop:test",
+                 {"VSB_NOOP_INIT_FAIL": "no model"})
+    time.sleep(3.5)
+    failed = platform.logs.scale_events.where(function="noop", reason="start_failed")
+    assert 2 <= len(failed) <= 4, [e["backoff_s"] for e in failed]
+    delays = [e["backoff_s"] for e in failed]
+    assert delays == sorted(delays) and delays[0] == 1.0
+    rec = platform.logs.replicas.where(function="noop", stop_reason="start_failed")[-1]
+    assert "no model" in rec["error"] and rec["host"] == "process"
+    # A working env replaces the config; the backoff resets and the replica starts.
+    admin.deploy("noop", ScalingPolicy(min_replicas=1, max_replicas=1, idle_timeout_s=None,
+                                       memory_mb=256), "vsbench/noop:test")
+    admin.wait_available(["noop"], timeout_s=40)
+    assert invoke(platform).status_code == 200

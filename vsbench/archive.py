@@ -32,9 +32,10 @@ INVOCATION_COLUMNS = [
     "bytes_out", "replica_invocation", "replica_peak_rss_mb", "child_peak_rss_mb",
     "memory_mb"]
 REPLICA_COLUMNS = [
-    "function", "replica_id", "memory_mb", "spawn_ts", "process_start_ts", "runtime_up_ts",
-    "init_done_ts", "ready_ts", "stop_ts", "stop_reason", "import_ms", "init_ms", "served",
-    "peak_rss_mb", "alive_s", "busy_s", "alive_total_s", "busy_total_s"]
+    "function", "replica_id", "host", "memory_mb", "spawn_ts", "create_done_ts",
+    "start_call_ts", "process_start_ts", "runtime_up_ts", "init_done_ts", "ready_ts", "stop_ts",
+    "stop_reason", "import_ms", "init_ms", "served", "peak_rss_mb", "alive_s", "busy_s",
+    "alive_total_s", "busy_total_s"]
 
 
 def archive_dir(root: Path, platform: str, regime: str, workload: str, rep: int) -> Path:
@@ -111,8 +112,10 @@ def build_replicas(pool_log: list[dict], lifecycles: list[dict], invocations: pd
         lc = life.get(rid, {})
         stop = p.get("stop_ts") or hi
         rows.append({
-            "function": p["function"], "replica_id": rid, "memory_mb": p.get("memory_mb"),
-            "spawn_ts": p.get("spawn_ts"), "process_start_ts": lc.get("process_start_ts"),
+            "function": p["function"], "replica_id": rid, "host": p.get("host", "process"),
+            "memory_mb": p.get("memory_mb"), "spawn_ts": p.get("spawn_ts"),
+            "create_done_ts": p.get("create_done_ts"), "start_call_ts": p.get("start_call_ts"),
+            "process_start_ts": lc.get("process_start_ts"),
             "runtime_up_ts": lc.get("runtime_up_ts"), "init_done_ts": lc.get("init_done_ts"),
             "ready_ts": p.get("ready_ts") or lc.get("ready_ts"), "stop_ts": p.get("stop_ts"),
             "stop_reason": p.get("stop_reason"), "import_ms": lc.get("import_ms"),

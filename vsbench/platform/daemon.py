@@ -2,8 +2,9 @@
 
 The daemon (``python -m vsbench.platform.daemon STATE_DIR``) runs an
 :class:`EmbeddedPlatform` until SIGTERM and writes ``STATE_DIR/state.json`` (pid,
-gateway_url, s3_url, basic_auth_file, logs) once it is up; ``down`` stops it and everything
-it started. Replicas exit by themselves if the daemon dies (they watch their parent).
+gateway_url, s3_url, basic_auth_file, host, logs) once it is up; ``down`` stops it and
+everything it started. Replicas exit by themselves if the daemon dies: a process replica
+watches its parent, a container replica the daemon's lock (``STATE_DIR/platform.lock``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from ..errors import VsbError
 from ..paths import vsb_home
+from .storage import StorageConfig
 
 
 def default_state_dir() -> Path:
@@ -54,18 +56,34 @@ def read_state(state_dir: Path | None = None) -> dict[str, Any] | None:
     return state
 
 
-def platform_up(state_dir: Path | None = None, s3_kind: str = "auto",
-                timeout_s: float = 60.0, exit_with_parent: bool = False) -> dict[str, Any]:
+def platform_up(state_dir: Path | None = None, storage: StorageConfig | None = None,
+                timeout_s: float = 60.0, exit_with_parent: bool = False,
+                host: str = "process", engine: str = "podman",
+                cpus: float | None = None) -> dict[str, Any]:
     """Start the daemon and wait until it is up. ``exit_with_parent``: the daemon stops by
-    itself when this process dies (experiments: a killed run leaves nothing behind)."""
+    itself when this process dies (experiments: a killed run leaves nothing behind).
+    ``host``: replicas as processes or containers (``engine``, ``cpus`` per replica)."""
     state_dir = state_dir or default_state_dir()
     running = read_state(state_dir)
     if running:
+        if running.get("host", "process") != host:
+            raise VsbError(f"a platform with host={running.get('host', 'process')} is already "
+                           f"running on {state_dir}; stop it first with `vsbench platform down`")
         return running
+    if host == "container":
+        from ..images.engine import find_engine
+
+        find_engine(engine)  # one clear line here rather than a dead daemon
+    storage = (storage or StorageConfig()).resolved()
+    storage.check()  # likewise: a missing binary or credentials file is one line here
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "state.json").unlink(missing_ok=True)
     log = open(state_dir / "daemon.log", "ab")
-    cmd = [sys.executable, "-m", "vsbench.platform.daemon", str(state_dir), "--s3", s3_kind]
+    cmd = [sys.executable, "-m", "vsbench.platform.daemon", str(state_dir),
+           "--storage", json.dumps(storage.to_dict()),
+           "--host", host, "--engine", engine]
+    if cpus:
+        cmd += ["--cpus", f"{cpus:g}"]
     if exit_with_parent:
         cmd += ["--parent", str(os.getpid())]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
@@ -112,7 +130,8 @@ def _watch_parent(pid: int, stop: threading.Event) -> None:
             stop.set()
 
 
-def _serve(state_dir: Path, s3_kind: str, parent: int | None = None) -> None:
+def _serve(state_dir: Path, storage: StorageConfig, parent: int | None = None,
+           host: str = "process", engine: str = "podman", cpus: float | None = None) -> None:
     from .embedded import EmbeddedPlatform
 
     stop = threading.Event()
@@ -120,7 +139,12 @@ def _serve(state_dir: Path, s3_kind: str, parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     if parent:
         threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
-    platform = EmbeddedPlatform(state_dir, s3_kind=s3_kind).start()
+    try:
+        platform = EmbeddedPlatform(state_dir, storage=storage, host=host, engine=engine,
+                                    cpus=cpus).start()
+    except VsbError as exc:  # the last line of the log is what `platform up` reports
+        print(f"error: {exc}", flush=True)
+        sys.exit(2)
     try:
         state = {"pid": os.getpid(), "started_ts": time.time(), **platform.describe(),
                  "logs": {"daemon": str(state_dir / "daemon.log"),
@@ -129,7 +153,10 @@ def _serve(state_dir: Path, s3_kind: str, parent: int | None = None) -> None:
         tmp = state_dir / "state.json.tmp"
         tmp.write_text(json.dumps(state, indent=1))
         os.replace(tmp, state_dir / "state.json")  # atomic: readers never see half a file
-        print(f"platform up: gateway {platform.gateway_url}, s3 {platform.s3.url}", flush=True)
+        leftovers = (f" ({platform.leftovers_removed} leftover containers removed)"
+                     if platform.leftovers_removed else "")
+        print(f"platform up: gateway {platform.gateway_url}, s3 {platform.s3.url}, host {host}"
+              f"{leftovers}", flush=True)
         stop.wait()
     finally:
         platform.stop()
@@ -142,7 +169,13 @@ if __name__ == "__main__":
 
     ap = argparse.ArgumentParser()
     ap.add_argument("state_dir", type=Path)
-    ap.add_argument("--s3", default="auto", choices=["auto", "minio", "moto"])
+    ap.add_argument("--storage", default="{}", help="StorageConfig as JSON")
     ap.add_argument("--parent", type=int, help="stop when this process is gone")
+    ap.add_argument("--host", default="process", choices=["process", "container"],
+                    help="where replicas run")
+    ap.add_argument("--engine", default="podman", choices=["podman", "docker"],
+                    help="container engine (--host container)")
+    ap.add_argument("--cpus", type=float, default=None,
+                    help="CPU quota per container replica (default: none)")
     a = ap.parse_args()
-    _serve(a.state_dir, a.s3, a.parent)
+    _serve(a.state_dir, StorageConfig(**json.loads(a.storage)), a.parent, a.host, a.engine, a.cpus)

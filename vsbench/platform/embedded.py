@@ -1,9 +1,11 @@
-"""The embedded platform on one machine: an S3 server, the gateway and process replicas.
+"""The embedded platform on one machine: an S3 server, the gateway and replicas (processes,
+or containers with ``host="container"``).
 
 ``EmbeddedPlatform`` runs the gateway on a private event loop in a thread of the calling
 process: ``vsbench platform up`` runs it in a background daemon; ``vsbench process`` and the
 tests run it in-process when no platform is up. Functions are deployed through the gateway's
-own API, exactly as against OpenFaaS.
+own API, exactly as against OpenFaaS. It holds ``STATE_DIR/platform.lock`` while it runs
+(:mod:`.lock`): container replicas stop when it is released, however the platform ended.
 """
 
 from __future__ import annotations
@@ -14,19 +16,32 @@ from typing import Any
 
 from functions.runtime.claimcheck import ClaimCheckStore
 
+from ..errors import VsbError
 from .admin import GatewayAdmin
 from .auth import BasicAuth
 from .events import PlatformLogs
 from .gateway import Gateway
+from .lock import PlatformLock
 from .policy import ScalingPolicy
-from .providers import ProcessProvider
+from .providers import HOSTS, ContainerProvider, ProcessProvider
 from .s3server import S3Server
+from .storage import StorageConfig
 
 
 class EmbeddedPlatform:
-    def __init__(self, state_dir: Path, s3_kind: str = "auto", enforce_memory: bool = True):
+    def __init__(self, state_dir: Path, storage: StorageConfig | None = None,
+                 enforce_memory: bool = True, host: str = "process", engine: str = "podman",
+                 cpus: float | None = None):
+        if host not in HOSTS:
+            raise VsbError(f"unknown replica host {host!r}; choose one of {', '.join(HOSTS)}")
         self.state_dir = state_dir
-        self.s3 = S3Server(log_dir=state_dir / "logs", kind=s3_kind)
+        self.host = host
+        self.engine = engine
+        self.cpus = cpus  # container host: CPU quota per replica (--cpus); None = no quota
+        self.lock = PlatformLock(state_dir)
+        self.provider: ProcessProvider | ContainerProvider | None = None
+        self.leftovers_removed = 0
+        self.s3 = S3Server(state_dir, storage or StorageConfig())
         self.logs = PlatformLogs(state_dir / "events")
         self.auth_file = state_dir / "basic-auth"
         self.auth: BasicAuth | None = None
@@ -46,23 +61,36 @@ class EmbeddedPlatform:
     def admin(self) -> GatewayAdmin:
         return GatewayAdmin(self.gateway_url, self.auth.as_tuple() if self.auth else None)
 
+    def _provider(self, telemetry: Path) -> ProcessProvider | ContainerProvider:
+        env = {**self.s3.settings().to_env(), "VSB_TELEMETRY_DIR": str(telemetry),
+               "VSB_GATEWAY_AUTH_FILE": str(self.auth_file)}
+        if self.host == "process":
+            return ProcessProvider(self.state_dir / "replicas", env)
+        provider = ContainerProvider(self.state_dir / "replicas", env, self.state_dir,
+                                     self.lock.path, telemetry, self.auth_file,
+                                     engine=self.engine, cpus=self.cpus)
+        # We hold the lock, so containers labelled with this folder are a dead platform's.
+        self.leftovers_removed = provider.cleanup()
+        return provider
+
     def start(self) -> EmbeddedPlatform:
         t0 = time.perf_counter()
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.host == "container":
+            from ..images.engine import find_engine
+
+            find_engine(self.engine)  # one clear line, before anything starts
+        self.lock.acquire()
         try:
             self.s3.start()
             self.auth = BasicAuth.resolve(self.auth_file)
             telemetry = self.state_dir / "telemetry"
             telemetry.mkdir(parents=True, exist_ok=True)
-            provider = ProcessProvider(self.state_dir / "replicas", {
-                **self.s3.settings().to_env(),
-                "VSB_TELEMETRY_DIR": str(telemetry),
-                "VSB_GATEWAY_AUTH_FILE": str(self.auth_file),
-            })
-            self.gateway = Gateway(provider, self.logs, self.auth,
+            self.provider = self._provider(telemetry)
+            self.gateway = Gateway(self.provider, self.logs, self.auth,
                                    enforce_memory=self.enforce_memory)
             self.gateway.start_in_thread()
-            provider.base_env["VSB_GATEWAY_URL"] = self.gateway.url
+            self.provider.base_env["VSB_GATEWAY_URL"] = self.gateway.url
         except BaseException:
             self.stop()
             raise
@@ -79,16 +107,26 @@ class EmbeddedPlatform:
             admin.wait_available(list(policies))
 
     def describe(self) -> dict[str, Any]:
-        return {"gateway_url": self.gateway_url, "s3_url": self.s3.url,
-                "s3_kind": self.s3.kind, "basic_auth_file": str(self.auth_file),
-                "state_dir": str(self.state_dir), "bucket": self.s3.bucket}
+        out = {"gateway_url": self.gateway_url, "s3_url": self.s3.url,
+               "s3_server": self.s3.kind, "s3_version": self.s3.version,
+               "s3_credentials_file": str(self.s3.credentials_file),
+               "basic_auth_file": str(self.auth_file),
+               "state_dir": str(self.state_dir), "bucket": self.s3.bucket, "host": self.host}
+        if self.host == "container":
+            out.update(engine=self.engine, cpus=self.cpus)
+        return out
 
     def stop(self) -> None:
-        if self.gateway is not None:
-            self.gateway.stop_thread()
-            self.gateway = None
-        self.s3.stop()
-        self.logs.close()
+        try:
+            if self.gateway is not None:
+                self.gateway.stop_thread()
+                self.gateway = None
+            if self.provider is not None:
+                self.provider.cleanup()  # anything the pools did not stop
+            self.s3.stop()
+            self.logs.close()
+        finally:
+            self.lock.release()
 
     def __enter__(self) -> EmbeddedPlatform:
         return self.start()

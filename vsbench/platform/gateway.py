@@ -23,6 +23,7 @@ from aiohttp import web
 
 from functions.registry import ALL_FUNCTIONS
 
+from ..errors import VsbError
 from .auth import BasicAuth
 from .events import PlatformLogs
 from .metrics import GatewayMetrics
@@ -153,7 +154,7 @@ class Gateway:
             pool.reconcile()  # notice the dead replica now, not on the next tick
             msg = (f"replica {rep.replica_id} of {name} failed mid-request "
                    f"({type(exc).__name__}: {exc})"
-                   + ("; the replica process died" if not rep.alive() else ""))
+                   + (f"; the replica {rep.host} died" if not rep.alive() else ""))
             self._observe(name, 502, t0, lease.queue_ms / 1000, lease.cold, rep.replica_id,
                           ts, request, msg, call_id)
             return _error(502, "replica_failed", msg, retryable=True)
@@ -207,13 +208,20 @@ class Gateway:
             raise web.HTTPBadRequest(text=str(exc)) from None
         return body, policy
 
-    def _make_pool(self, body: dict, policy: ScalingPolicy) -> ScalingPool:
+    def _factory(self, body: dict, policy: ScalingPolicy):
         env = {k: str(v) for k, v in (body.get("envVars") or {}).items()}
         env["VSB_MAX_INFLIGHT"] = str(policy.max_inflight)  # the runtime enforces it too
-        return ScalingPool(body["service"], policy,
-                           self.provider.factory(body["service"], env), self.logs,
+        try:
+            return self.provider.factory(body["service"], env, body.get("image") or "")
+        except VsbError as exc:  # e.g. no image for it: the deployer can act on that
+            raise web.HTTPBadRequest(text=str(exc)) from None
+
+    def _make_pool(self, body: dict, policy: ScalingPolicy) -> ScalingPool:
+        # Where the kernel enforces the limit (containers), the RSS watchdog stays out of it.
+        watchdog = self.enforce_memory and not getattr(self.provider, "enforces_memory", False)
+        return ScalingPool(body["service"], policy, self._factory(body, policy), self.logs,
                            image=body.get("image", ""), labels=body.get("labels") or {},
-                           enforce_memory=self.enforce_memory)
+                           enforce_memory=watchdog)
 
     async def deploy(self, request: web.Request) -> web.Response:
         body, policy = await self._deployment(request)
@@ -232,13 +240,14 @@ class Gateway:
         if pool is None:
             return _error(404, "not_found", f"function {name} not found; POST to deploy")
         old = self.deployments[name]
+        replace = (old.get("image"), old.get("envVars")) != (body.get("image"),
+                                                              body.get("envVars"))
+        factory = self._factory(body, policy) if replace else None
         self.deployments[name] = body
         pool.policy = policy
         pool.labels = body.get("labels") or {}
-        if (old.get("image"), old.get("envVars")) != (body.get("image"), body.get("envVars")):
-            env = {k: str(v) for k, v in (body.get("envVars") or {}).items()}
-            env["VSB_MAX_INFLIGHT"] = str(policy.max_inflight)
-            pool.factory = self.provider.factory(name, env)
+        if factory is not None:
+            pool.factory = factory
             pool.image = body.get("image", "")
             pool.replace_all()
         else:
@@ -300,8 +309,8 @@ class Gateway:
     async def stop(self) -> None:
         if self._reconciler:
             self._reconciler.cancel()
-        for pool in list(self.pools.values()):
-            await pool.close("platform_down")
+        # All at once: a container takes most of a second to stop and be removed.
+        await asyncio.gather(*(pool.close("platform_down") for pool in self.pools.values()))
         self.pools.clear()
         if self._runner:
             await self._runner.cleanup()

@@ -38,6 +38,8 @@ class ProcessReplica:
     _ready: threading.Event = field(default_factory=threading.Event, repr=False)
     _listening: threading.Event = field(default_factory=threading.Event, repr=False)
 
+    host = "process"
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -106,6 +108,14 @@ class ProcessReplica:
     def telemetry(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/_/telemetry", timeout=5) as resp:
             return json.loads(resp.read())
+
+    def lifecycle(self) -> dict[str, Any]:
+        """Provider-side fields for the platform's replica record."""
+        return {"host": self.host}
+
+    def exit_info(self) -> dict[str, Any]:
+        code = self.proc.poll() if self.proc is not None else None
+        return {"exit_code": code, "exit_reason": f"exit {code}; see {self.log_path}"}
 
     def rss_mb(self) -> float:
         """Resident memory of the replica and its tool subprocesses."""

@@ -1,13 +1,40 @@
-"""Replica providers: where a function's replicas run. Local processes now; containers later
-through the same interface (a factory that makes an unstarted replica from an id)."""
+"""Replica providers: where a function's replicas run, behind one interface (a factory that
+makes an unstarted replica from an id and the function's current policy).
+
+``process``: a ``python -m functions.runtime`` process on a loopback port. ``container``: a
+container of the function's image (podman or docker) on the host's network, bound to
+loopback, under the policy's memory limit.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import os
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import VsbError
+from .container_replica import (
+    LABEL_PLATFORM,
+    ContainerReplica,
+    ContainerSpec,
+    labelled_containers,
+    remove_containers,
+)
+from .policy import ScalingPolicy
 from .process_replica import ProcessReplica
 from .scaling import ReplicaFactory
+
+HOSTS = ("process", "container")
+# Functions that call the gateway themselves and so get its credentials file.
+GATEWAY_CLIENTS = frozenset({"orchestrator"})
+ENV_IMAGE = "VSB_CONTAINER_IMAGE"
+# More `create` options, for experiments on the engine's share of a cold start, e.g.
+# "--security-opt seccomp=unconfined" or "--runtime crun".
+ENV_CREATE_ARGS = "VSB_CONTAINER_CREATE_ARGS"
 
 
 @dataclass
@@ -18,11 +45,98 @@ class ProcessProvider:
     base_env: dict[str, str]
 
     name = "process"
+    enforces_memory = False  # the pool's RSS watchdog does
 
-    def factory(self, function: str, env: dict[str, str]) -> ReplicaFactory:
+    def factory(self, function: str, env: dict[str, str], image: str = "") -> ReplicaFactory:
+        """``image`` names the build (vsbench/<fn>:<fingerprint>); processes run this tree."""
         merged = {**self.base_env, **env}
 
-        def make(replica_id: str) -> ProcessReplica:
+        def make(replica_id: str, policy: ScalingPolicy) -> ProcessReplica:
             return ProcessReplica(function, replica_id, merged, self.log_dir)
 
         return make
+
+    def cleanup(self) -> int:
+        return 0  # process replicas exit with their parent (VSB_PARENT_PID)
+
+
+def resolve_image(function: str, requested: str = "") -> str:
+    """The image a function's containers run: ``$VSB_CONTAINER_IMAGE`` (one image for every
+    function: development), else the deployment's image, else the function's last build."""
+    if os.environ.get(ENV_IMAGE):
+        return os.environ[ENV_IMAGE]
+    if requested:
+        return requested
+    from ..images import image_for
+
+    return image_for(function)
+
+
+@dataclass
+class ContainerProvider:
+    """Each replica a container of the function's image; see :mod:`.container_replica`.
+
+    ``state_dir`` labels every container (``vsbench.platform``), so :meth:`cleanup` finds
+    them all, this platform's or a dead one's on the same folder. ``lock_path`` is the
+    platform's lock, mounted read-only so replicas stop when the platform is gone.
+    """
+
+    log_dir: Path
+    base_env: dict[str, str]
+    state_dir: Path
+    lock_path: Path | None
+    telemetry_dir: Path
+    auth_file: Path | None = None
+    engine: str = "podman"
+    cpus: float | None = None
+    suffix: str = field(default="")
+
+    name = "container"
+    enforces_memory = True  # the kernel does (--memory)
+
+    def __post_init__(self) -> None:
+        from ..images.engine import find_engine
+
+        self.exe = find_engine(self.engine).exe  # one clear line when it is not installed
+        if not self.suffix:  # short and unique to this platform: container names never clash
+            seed = f"{self.state_dir.resolve()}:{os.getpid()}:{time.time_ns()}"
+            self.suffix = hashlib.sha256(seed.encode()).hexdigest()[:6]
+
+    @property
+    def platform_label(self) -> str:
+        return str(self.state_dir.resolve())
+
+    def image(self, function: str, requested: str = "") -> str:
+        """The function's image, checked to exist locally (nothing is pulled)."""
+        image = resolve_image(function, requested)
+        found = subprocess.run([self.exe, "image", "inspect", image], capture_output=True,
+                               timeout=60)
+        if found.returncode != 0:
+            raise VsbError(f"no image for {function} ({image} is not in {self.engine}'s local "
+                           f"store): run `vsbench build --images {function}`")
+        return image
+
+    def factory(self, function: str, env: dict[str, str], image: str = "") -> ReplicaFactory:
+        merged = {**self.base_env, **env}
+        mounts: list[tuple[Path, str]] = [(self.telemetry_dir, "rw")]
+        if self.auth_file is not None and function in GATEWAY_CLIENTS:
+            mounts.append((self.auth_file, "ro"))
+        else:
+            merged.pop("VSB_GATEWAY_AUTH_FILE", None)
+        spec = ContainerSpec(self.engine, self.exe, self.image(function, image),
+                             self.platform_label,
+                             self.suffix, self.lock_path, mounts, self.cpus,
+                             shlex.split(os.environ.get(ENV_CREATE_ARGS, "")))
+
+        def make(replica_id: str, policy: ScalingPolicy) -> ContainerReplica:
+            return ContainerReplica(function, replica_id, merged, self.log_dir, spec,
+                                    policy.memory_mb)
+
+        return make
+
+    def cleanup(self) -> int:
+        """Remove every container labelled with this platform's folder; how many there were."""
+        ids = labelled_containers(self.exe, LABEL_PLATFORM, self.platform_label)
+        remove_containers(self.engine, self.exe, ids)
+        return len(ids)
+

@@ -9,6 +9,11 @@ that becomes ready. It is **cold** when the replica that served it was started a
 began waiting, i.e. it waited for a replica started for it.
 
 Every change in replica count is a scale event (time, function, from, to, reason).
+
+Failed starts back off: after each consecutive failure of a function's replica to start, no
+replica of it starts for 1 s, then 2, 4 … up to 30 s (a success resets it); meanwhile a
+request that has no replica to wait for fails at once with a 503 naming the last failure,
+rather than the pool starting, failing and starting again in a loop.
 """
 
 from __future__ import annotations
@@ -27,12 +32,13 @@ from .policy import ScalingPolicy
 
 
 class Replica(Protocol):
-    """What a provider's replica offers (processes now, containers later)."""
+    """What a provider's replica offers (a process or a container)."""
 
     function: str
     replica_id: str
     spawn_ts: float
     ready_ts: float | None
+    host: str  # process | container
 
     @property
     def url(self) -> str: ...
@@ -44,9 +50,37 @@ class Replica(Protocol):
     def stop(self, grace_s: float = 5.0) -> None: ...
     def kill(self) -> None: ...
     def rss_mb(self) -> float: ...
+    def lifecycle(self) -> dict[str, Any]: ...  # provider-side fields of the replica record
+    def exit_info(self) -> dict[str, Any]: ...  # exit_code, exit_reason (oom_killed if known)
 
 
-ReplicaFactory = Callable[[str], Replica]  # replica_id -> an unstarted replica
+# (replica_id, the function's current policy) -> an unstarted replica
+ReplicaFactory = Callable[[str, ScalingPolicy], Replica]
+
+
+@dataclass
+class StartBackoff:
+    """Bounded exponential backoff after consecutive failed starts (pure: no clock inside)."""
+
+    base_s: float = 1.0
+    max_s: float = 30.0
+    failures: int = 0  # consecutive
+    until: float = 0.0  # monotonic time before which no replica starts
+    last_error: str | None = None
+
+    def failed(self, error: str, now: float) -> float:
+        """Count a failed start; returns the delay before the next may begin."""
+        self.failures += 1
+        self.last_error = error
+        delay = min(self.max_s, self.base_s * 2 ** (self.failures - 1))
+        self.until = now + delay
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures, self.until, self.last_error = 0, 0.0, None
+
+    def remaining(self, now: float) -> float:
+        return max(0.0, self.until - now)
 
 
 class PoolError(Exception):
@@ -122,6 +156,7 @@ class ScalingPool:
         self._retired_busy_s = 0.0  # replica-seconds of replicas already stopped
         self._retired_alive_s = 0.0
         self._tasks: set[asyncio.Task] = set()
+        self.backoff = StartBackoff()
         self.closed = False
 
     # --- counting ------------------------------------------------------------------------
@@ -145,6 +180,8 @@ class ScalingPool:
     async def acquire(self) -> Lease:
         if self.closed:
             raise PoolError(f"function {self.function} is being removed", 503)
+        if not self.live() and self.backoff.remaining(time.monotonic()):
+            raise PoolError(self._backoff_message(), 503)
         slot = self._free_slot()
         if slot is not None and not self.waiters:
             return self._lease(slot, waited_since=None)
@@ -196,6 +233,12 @@ class ScalingPool:
             self._stop_slot(slot, "replaced")
         self._dispatch()
 
+    def _backoff_message(self) -> str:
+        b = self.backoff
+        return (f"function {self.function}: no replica, and none starts for "
+                f"{b.remaining(time.monotonic()):.1f} s more after {b.failures} consecutive "
+                f"failed start(s); last: {b.last_error}")
+
     def fail_waiters(self, message: str, status: int = 502) -> None:
         while self.waiters:
             w = self.waiters.popleft()
@@ -211,6 +254,10 @@ class ScalingPool:
     def _autoscale(self) -> None:
         current = len([s for s in self.live() if not s.draining])
         want = self.desired()
+        if want > current and self.backoff.remaining(time.monotonic()):
+            if not self.live():  # nothing to wait for: say why at once
+                self.fail_waiters(self._backoff_message(), 503)
+            return
         if want > current:
             reason = "scale_from_zero" if current == 0 else "scale_up"
             if not self.waiters and want == self.policy.min_replicas:
@@ -221,7 +268,7 @@ class ScalingPool:
 
     def _start_slot(self) -> Slot:
         rid = f"{self.function}-{next(self._ids)}"
-        slot = Slot(self.factory(rid), started_mono=time.monotonic())
+        slot = Slot(self.factory(rid, self.policy), started_mono=time.monotonic())
         self.slots.append(slot)
         self._spawn_task(self._run_start(slot))
         return slot
@@ -236,17 +283,23 @@ class ScalingPool:
             await asyncio.to_thread(slot.replica.spawn)
             await asyncio.to_thread(slot.replica.wait_ready, self.start_timeout_s)
         except Exception as exc:
+            if slot.state != "starting":  # stopped while starting (scaled down, removed)
+                return
             before = len(self.live())
             slot.state = "dead"
             self.slots.remove(slot)
-            self._event(before, len(self.live()), "start_failed", error=str(exc))
-            self._record_replica(slot, "start_failed")
+            delay = self.backoff.failed(str(exc), time.monotonic())
+            self._event(before, len(self.live()), "start_failed", error=str(exc),
+                        replica=slot.replica.replica_id, failures=self.backoff.failures,
+                        backoff_s=delay)
+            self._record_replica(slot, "start_failed", error=str(exc))
             if not self.live():
                 self.fail_waiters(f"function {self.function}: replica failed to start: {exc}")
             return
         if slot.state != "starting":  # removed while starting
             await asyncio.to_thread(slot.replica.stop)
             return
+        self.backoff.succeeded()
         slot.state = "ready"
         slot.ready_mono = slot.last_active = time.monotonic()
         self._dispatch()
@@ -259,7 +312,7 @@ class ScalingPool:
         self._record_replica(slot, reason)
         self._spawn_task(asyncio.to_thread(slot.replica.stop))
 
-    def _record_replica(self, slot: Slot, reason: str) -> None:
+    def _record_replica(self, slot: Slot, reason: str, **extra: Any) -> None:
         now = time.monotonic()
         busy = slot.busy_s + ((now - slot.busy_since) if slot.busy_since else 0.0)
         rep = slot.replica
@@ -270,7 +323,7 @@ class ScalingPool:
             "spawn_ts": rep.spawn_ts, "ready_ts": rep.ready_ts, "stop_ts": time.time(),
             "stop_reason": reason, "served": slot.served, "busy_s": round(busy, 6),
             "alive_s": round(now - slot.started_mono, 6), "memory_mb": self.policy.memory_mb,
-            "peak_rss_mb": round(slot.peak_rss_mb, 1),
+            "peak_rss_mb": round(slot.peak_rss_mb, 1), **rep.lifecycle(), **extra,
         })
 
     async def scale_to(self, replicas: int, reason: str = "manual") -> int:
@@ -299,10 +352,15 @@ class ScalingPool:
                 before = len(self.live())
                 slot.state = "dead"
                 self.slots.remove(slot)
-                code = getattr(getattr(slot.replica, "proc", None), "returncode", None)
+                info = slot.replica.exit_info()
                 self._event(before, len(self.live()), "replica_died",
-                            replica=slot.replica.replica_id, exit_code=code)
-                self._record_replica(slot, "died")
+                            replica=slot.replica.replica_id, **info)
+                if info.get("oom_killed"):  # by the kernel, at the container's limit
+                    self.logs.scale_events.write({
+                        "function": self.function, "reason": "oom_killed", "by": "kernel",
+                        "replica": slot.replica.replica_id, "limit_mb": self.policy.memory_mb})
+                self._record_replica(slot, "oom_killed" if info.get("oom_killed") else "died",
+                                     **info)
             elif slot.state == "ready" and sample_memory:
                 rss = slot.replica.rss_mb()
                 slot.peak_rss_mb = max(slot.peak_rss_mb, rss)
@@ -338,6 +396,7 @@ class ScalingPool:
         """After an update: new replicas get the new config; old ones stop when idle."""
         for slot in self.live():
             slot.draining = True
+        self.backoff.succeeded()  # the new image or env may well start
         self.reconcile()
 
     # --- reporting -----------------------------------------------------------------------
@@ -361,5 +420,8 @@ class ScalingPool:
             "limits": {"memory": f"{self.policy.memory_mb}Mi"},
             "vsbench": {"policy": self.policy.to_dict(), "queued": len(self.waiters),
                         "inflight": sum(s.inflight for s in self.live()),
-                        "cold_starts": self.cold_starts},
+                        "cold_starts": self.cold_starts,
+                        "start_failures": self.backoff.failures,
+                        "backoff_s": round(self.backoff.remaining(time.monotonic()), 3),
+                        "last_start_error": self.backoff.last_error},
         }

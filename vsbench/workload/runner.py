@@ -48,10 +48,11 @@ def run_workload(schedule: Schedule, video: Path | None = None, gateway: str | N
         if not state or gateway != state["gateway_url"]:
             raise VsbError("--video is uploaded to the embedded platform's S3; with another "
                            "gateway, put the video where its functions can read it")
-        from functions.runtime.claimcheck import ClaimCheckStore, StorageSettings
+        from functions.runtime.claimcheck import ClaimCheckStore
 
-        store = ClaimCheckStore(StorageSettings(endpoint_url=state["s3_url"],
-                                                bucket=state["bucket"]))
+        from ..platform.storage import settings_from_state
+
+        store = ClaimCheckStore(settings_from_state(state))
         inputs["video"] = store.put_file(video, f"inputs/{video.name}")
     elif function == "orchestrator":
         raise VsbError("the orchestrator needs --video (a video file to process)")
