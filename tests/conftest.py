@@ -22,7 +22,7 @@ if "VSB_MODELS_DIR" not in os.environ and SHARED_MODELS.is_dir():
 def s3(tmp_path_factory):
     from vsbench.platform.s3server import S3Server
 
-    with S3Server(log_dir=tmp_path_factory.mktemp("s3")) as server:
+    with S3Server(tmp_path_factory.mktemp("s3")) as server:  # SeaweedFS, the default
         yield server
 
 
@@ -67,3 +67,43 @@ def run_stage(store, tmp_path):
         return mod.handle(ctx), ctx
 
     return _run
+
+
+def _missing(reason: str) -> None:
+    """Skip, naming what is missing; in CI (VSB_REQUIRE_CONTAINERS=1) fail instead."""
+    if os.environ.get("VSB_REQUIRE_CONTAINERS"):
+        pytest.fail(f"container test cannot run: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def podman():
+    """podman with the base image (`vsbench setup --containers`), or skip saying what's missing."""
+    from vsbench.errors import VsbError
+    from vsbench.images import find_engine
+    from vsbench.images.base import DEFAULT_BASE
+
+    try:
+        engine = find_engine("podman")
+    except VsbError as exc:
+        _missing(str(exc))
+    if not engine.image_exists(DEFAULT_BASE):
+        _missing(f"base image {DEFAULT_BASE} missing: run vsbench setup --containers")
+    return engine
+
+
+@pytest.fixture(scope="session")
+def function_images(podman):
+    """Every function's current image (`vsbench build --images`), or skip/fail."""
+    from functions.registry import ALL_FUNCTIONS
+    from vsbench.errors import VsbError
+    from vsbench.images import image_for
+
+    try:
+        tags = {fn: image_for(fn) for fn in ALL_FUNCTIONS}
+    except VsbError as exc:
+        _missing(str(exc))
+    absent = [t for t in tags.values() if not podman.image_exists(t)]
+    if absent:
+        _missing(f"images {absent} are not in podman's store: run vsbench build --images")
+    return tags

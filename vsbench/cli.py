@@ -13,7 +13,12 @@ from .errors import VsbError
 def _cmd_setup(args: argparse.Namespace) -> int:
     from .setup_env import run_setup
 
-    for step in run_setup():
+    steps = run_setup()
+    if args.containers:
+        from .images.setup import run_container_setup
+
+        steps += run_container_setup(args.engine)
+    for step in steps:
         print(f"setup: {step.name:<18} {step.seconds:6.1f} s  {step.detail}", file=sys.stderr)
     return 0
 
@@ -65,11 +70,16 @@ def _cmd_platform(args: argparse.Namespace) -> int:
     from .platform.admin import GatewayAdmin
     from .platform.auth import BasicAuth
     from .platform.daemon import platform_down, platform_up, read_state
+    from .platform.storage import storage_from_args
 
     if args.action == "up":
-        state = platform_up(s3_kind=args.s3)
+        state = platform_up(storage=storage_from_args(args), host=args.host, engine=args.engine,
+                            cpus=args.cpus)
+        host = state.get("host", "process")
         print(f"platform up: gateway {state['gateway_url']}, s3 {state['s3_url']} "
-              f"({state['s3_kind']}), credentials in {state['basic_auth_file']}")
+              f"({state['s3_server']} {state['s3_version']}), host {host}"
+              + (f" ({state['engine']})" if host == "container" else "")
+              + f", credentials in {state['basic_auth_file']}")
     elif args.action == "down":
         print("platform down" if platform_down() else "no platform was running")
     else:
@@ -85,7 +95,7 @@ def _cmd_platform(args: argparse.Namespace) -> int:
             print("no platform running (vsbench platform up)")
         else:
             print(f"gateway {state['gateway_url']} ({'healthy' if state['healthy'] else 'DOWN'})"
-                  f", s3 {state['s3_url']}")
+                  f", s3 {state['s3_url']}, host {state.get('host', 'process')}")
             for fn in state["functions"]:
                 print(f"  {fn['name']:<16} replicas {fn['availableReplicas']}/{fn['replicas']}"
                       f"  invocations {fn['invocationCount']}")
@@ -94,7 +104,7 @@ def _cmd_platform(args: argparse.Namespace) -> int:
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
-    from .build import ensure_built
+    from .build import deploy_images
     from .platform.admin import GatewayAdmin
     from .platform.auth import BasicAuth
     from .platform.daemon import read_state
@@ -105,12 +115,12 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         raise VsbError("no platform running; start one with: vsbench platform up")
     policies = resolve_regime(load_config(Path(args.config) if args.config else None),
                               args.regime, args.function or None)
-    builds = ensure_built(list(policies))
+    images = deploy_images(list(policies), state.get("host", "process"))
     admin = GatewayAdmin(state["gateway_url"],
                          BasicAuth.from_file(Path(state["basic_auth_file"])).as_tuple())
     for name, policy in policies.items():
-        how = admin.deploy(name, policy, builds[name].image)
-        print(f"{how} {name}: {builds[name].image} min {policy.min_replicas} max "
+        how = admin.deploy(name, policy, images[name])
+        print(f"{how} {name}: {images[name]} min {policy.min_replicas} max "
               f"{policy.max_replicas} idle {policy.idle_timeout_s} s", file=sys.stderr)
     admin.wait_available(list(policies))
     print(f"regime {args.regime} deployed", file=sys.stderr)
@@ -120,17 +130,46 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from functions.registry import FUNCTIONS
+    from functions.registry import ALL_FUNCTIONS, FUNCTIONS, get_spec
 
     from .build import build_function
 
-    for name in args.function or list(FUNCTIONS):
+    # images: the noop control too (benchmarks and tests measure the platform with it)
+    default = ALL_FUNCTIONS if args.images else FUNCTIONS
+    try:
+        names = [get_spec(n).name for n in args.function or list(default)]
+    except KeyError as exc:
+        raise VsbError(exc.args[0]) from None
+    if args.images:
+        return _build_images(names, args)
+    for name in names:
         rec = build_function(name)
         print(f"{name:<16} {rec.image}  {rec.seconds:6.2f} s  {'; '.join(rec.steps)}")
         if args.out:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
             (out / f"{name}.json").write_text(json.dumps(asdict(rec), indent=1))
+    return 0
+
+
+def _build_images(names: list[str], args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .images import build_image, find_engine
+    from .images.base import DEFAULT_BASE
+
+    engine = find_engine(args.engine)
+    for name in names:
+        rec = build_image(name, engine, base=args.base or DEFAULT_BASE, force=args.force)
+        how = f"built in {rec.seconds:6.1f} s" if rec.built else "up to date      "
+        if not rec.built and rec.build_seconds is not None:
+            how += f" (built in {rec.build_seconds:.1f} s)"
+        print(f"{name:<16} {rec.tag:<44} {how}  {rec.size_mb:7.1f} MB  "
+              f"{len(rec.layers)} layers")
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{name}.image.json").write_text(json.dumps(asdict(rec), indent=1))
     return 0
 
 
@@ -207,10 +246,16 @@ def _cmd_cost(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .platform.storage import add_storage_arguments
+
     p = argparse.ArgumentParser(prog="vsbench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("setup", help="provision models and caches (run once after install)")
+    s.add_argument("--containers", action="store_true",
+                   help="also set up the container host: engine, debootstrap (installed as "
+                        "root), engine settings, the base image")
+    s.add_argument("--engine", default="podman", choices=["podman", "docker"])
     s.set_defaults(func=_cmd_setup)
 
     s = sub.add_parser("corpus", help="generate the synthetic test corpus with ground truth")
@@ -229,8 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("platform", help="the embedded platform (gateway + S3) in the background")
     s.add_argument("action", choices=["up", "down", "status"])
     s.add_argument("--json", action="store_true", help="status as JSON")
-    s.add_argument("--s3", default="auto", choices=["auto", "minio", "moto"],
-                   help="S3 server (auto: minio when on PATH, else moto)")
+    add_storage_arguments(s)
+    s.add_argument("--host", default="process", choices=["process", "container"],
+                   help="up: replicas as processes, or as containers of the function images")
+    s.add_argument("--engine", default="podman", choices=["podman", "docker"],
+                   help="up --host container: the container engine")
+    s.add_argument("--cpus", type=float, default=None,
+                   help="up --host container: CPU quota per replica (default: none)")
     s.set_defaults(func=_cmd_platform)
 
     s = sub.add_parser("deploy", help="(re)deploy every function under a regime")
@@ -243,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("build", help="fingerprinted per-function builds (caches, models)")
     s.add_argument("function", nargs="*", help="functions (default: all)")
     s.add_argument("--out", help="also write each build record to OUT/FUNCTION.json")
+    s.add_argument("--images", action="store_true",
+                   help="build container images (vsbench/<function>:<fingerprint>)")
+    s.add_argument("--base", help="base image (default: the debootstrap one that "
+                                  "`vsbench setup --containers` builds), e.g. python:3.11-slim")
+    s.add_argument("--engine", default="podman", choices=["podman", "docker"])
+    s.add_argument("--force", action="store_true", help="rebuild even when up to date")
     s.set_defaults(func=_cmd_build)
 
     s = sub.add_parser("workload", help="an open-loop workload: print its schedule or send it")
