@@ -22,6 +22,7 @@ rule plot:
         cost=report(f"{RESULTS}/figures/cost.svg", caption="../report/cost.rst", category="RQ3 cost"),
         keepalive=report(f"{RESULTS}/figures/keepalive.svg", caption="../report/keepalive.rst", category="RQ2 keep-alive"),
         load=report(f"{RESULTS}/figures/load.svg", caption="../report/load.rst", category="Machine load"),
+        startup=report(f"{RESULTS}/figures/startup.svg", caption="../report/startup.rst", category="RQ2 cold starts"),
     log:
         f"{RESULTS}/logs/plot.log",
     script:

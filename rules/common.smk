@@ -4,7 +4,7 @@ from pathlib import Path
 from functions.registry import FUNCTIONS
 from vsbench.build import function_sources
 from vsbench.experiment import ExperimentSpec, resolve_experiment
-from vsbench.study import study_runs, with_sweep_regimes
+from vsbench.study import split_platform_label, study_runs, with_sweep_regimes
 
 STUDY = with_sweep_regimes(config)
 RUNS = study_runs(STUDY)
@@ -14,13 +14,13 @@ REPORT = config["study"].get("report", "paper/report.html")
 VSBENCH = f"{sys.executable} -m vsbench.cli"
 TABLES = [
     "runs", "latency", "cold_starts", "cost", "cost_by_function", "keepalive", "comparisons",
-    "policies", "workloads", "provenance", "packages",
+    "policies", "workloads", "provenance", "packages", "startup",
 ]
-FIGURES = ["latency", "cold_starts", "cost", "keepalive", "load"]
+FIGURES = ["latency", "cold_starts", "cost", "keepalive", "load", "startup"]
 
 
 wildcard_constraints:
-    platform="[a-z]+",
+    platform="[a-z]+(-[a-z]+)?",
     regime="[A-Za-z0-9._-]+",
     workload="[A-Za-z0-9._-]+",
     rep="[0-9]+",
@@ -30,6 +30,14 @@ wildcard_constraints:
 def run_summaries(wildcards=None):
     """The summary.json of every run of the study (the archive's completion marker)."""
     return [f"{RESULTS}/{run.path}/summary.json" for run in RUNS]
+
+
+def experiment_builds(wildcards):
+    """A run needs every function built; on the container host, every image too."""
+    records = [f"{RESULTS}/builds/{fn}.json" for fn in FUNCTIONS]
+    if split_platform_label(wildcards.platform)[1] == "container":
+        records += [f"{RESULTS}/builds/{fn}.image.json" for fn in FUNCTIONS]
+    return records
 
 
 def build_sources(wildcards):

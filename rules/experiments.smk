@@ -3,7 +3,7 @@ rule experiment:
     Runs are serialised (resources: platform=1, see profiles/default): on 2 cores concurrent
     runs would distort each other's latencies."""
     input:
-        builds=expand(rules.build_function.output.record, function=list(FUNCTIONS)),
+        builds=experiment_builds,
     output:
         summary=f"{RESULTS}/raw/{{platform}}/{{regime}}/{{workload}}/rep{{rep}}/summary.json",
     log:

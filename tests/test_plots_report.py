@@ -43,7 +43,7 @@ def test_keepalive_figure_without_sweep(tmp_path):
     aggregate(build_study(tmp_path / "results", sweep=False), tmp_path / "tables")
     figs = make_figures(tmp_path / "tables", tmp_path / "figures")
     assert NO_SWEEP in (tmp_path / "figures" / "keepalive.svg").read_text()
-    assert len(figs) == 5
+    assert len(figs) == len(FIGURES)
     html = render_report(tmp_path / "tables", tmp_path / "figures", tmp_path / "r.html")
     text = html.read_text()
     assert "No keep-alive sweep in this study" in text

@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from .archive import (
     write_archive,
 )
 from .errors import VsbError
+from .platform.storage import StorageConfig
 from .provenance import provenance
 from .sampler import SystemSampler
 from .workload.sender import RequestRecord, SenderConfig, run_open_loop
@@ -95,6 +96,7 @@ class ResolvedExperiment:
     policies: dict[str, Any]  # function -> ScalingPolicy
     workload: Any  # WorkloadSpec
     settings: dict[str, Any]
+    storage: StorageConfig = field(default_factory=StorageConfig)
 
     def to_json(self) -> str:
         import json
@@ -102,7 +104,8 @@ class ResolvedExperiment:
         return json.dumps({"regime": {fn: p.to_dict() for fn, p in self.policies.items()},
                            "workload": {k: v for k, v in asdict(self.workload).items()
                                         if v is not None},
-                           "experiment": self.settings}, sort_keys=True)
+                           "experiment": self.settings,
+                           "storage": self.storage.to_dict()}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> ResolvedExperiment:
@@ -118,7 +121,7 @@ class ResolvedExperiment:
         except (ValueError, KeyError, TypeError, PolicyError) as exc:
             raise VsbError(f"--spec-json is not a resolved experiment: {exc}") from None
         return cls(policies, workload, experiment_settings({"experiment": data.get(
-            "experiment") or {}}))
+            "experiment") or {}}), StorageConfig.from_config({"storage": data.get("storage")}))
 
 
 def resolve_experiment(config: dict[str, Any], spec: ExperimentSpec) -> ResolvedExperiment:
@@ -131,22 +134,25 @@ def resolve_experiment(config: dict[str, Any], spec: ExperimentSpec) -> Resolved
         wspec = spec_from_config(config.get("workloads") or {}, spec.workload)
     except ValueError as exc:
         raise VsbError(str(exc)) from None
-    return ResolvedExperiment(policies, wspec, settings)
+    return ResolvedExperiment(policies, wspec, settings, StorageConfig.from_config(config))
 
 
 def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
                    resolved: ResolvedExperiment | None = None) -> Path:
     """Run one experiment; return its archive folder."""
-    from .build import ensure_built
+    from .build import deploy_images, ensure_built
     from .corpus import generate_preset
     from .platform.admin import GatewayAdmin
     from .platform.auth import BasicAuth
     from .platform.daemon import platform_down, platform_up
+    from .study import split_platform_label
     from .workload.schedule import build_schedule
 
-    if spec.platform != "embedded":
-        raise VsbError(f"platform {spec.platform!r} is not available here; only 'embedded' "
-                       "runs on one machine (container and Kubernetes providers come later)")
+    base_platform, host = split_platform_label(spec.platform)
+    if base_platform != "embedded":
+        raise VsbError(f"platform {spec.platform!r} is not available here; 'embedded' (process "
+                       "replicas) and 'embedded-container' run on one machine (the Kubernetes "
+                       "provider comes later)")
     resolved = resolved or resolve_experiment(config, spec)
     policies, wspec, settings = resolved.policies, resolved.workload, resolved.settings
     schedule = build_schedule(wspec)
@@ -162,6 +168,7 @@ def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
         mark = now
 
     builds = ensure_built(list(policies))
+    images = deploy_images(list(policies), host)  # container host: no image, a clear error
     phase("build")
     work = Path(tempfile.mkdtemp(prefix="vsb-exp-"))
     video = generate_preset(settings["video"], work / "corpus")
@@ -170,18 +177,20 @@ def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
     samples: list[dict] = []
     window = (started, started)
     try:
-        state = platform_up(work / "platform", exit_with_parent=True)
+        state = platform_up(work / "platform", storage=resolved.storage,
+                            exit_with_parent=True, host=host)
         phase("platform_up")
         admin = GatewayAdmin(state["gateway_url"],
                              BasicAuth.from_file(Path(state["basic_auth_file"])).as_tuple())
         for name, policy in policies.items():
-            admin.deploy(name, policy, builds[name].image)
+            admin.deploy(name, policy, images[name])
         admin.wait_available(list(policies))
         phase("deploy")
-        from functions.runtime.claimcheck import ClaimCheckStore, StorageSettings
+        from functions.runtime.claimcheck import ClaimCheckStore
 
-        store = ClaimCheckStore(StorageSettings(endpoint_url=state["s3_url"],
-                                                bucket=state["bucket"]))
+        from .platform.storage import settings_from_state
+
+        store = ClaimCheckStore(settings_from_state(state))
         video_uri = store.put_file(video, f"inputs/{video.name}")
         tag = f"{spec.regime}-{spec.workload}-rep{spec.rep}"
 
@@ -238,8 +247,9 @@ def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
                 "workload": asdict(wspec), "experiment": settings,
                 "schedule_fingerprint": schedule.fingerprint(),
                 "scheduled_requests": len(schedule)},
-        builds={fn: b.image for fn, b in builds.items()},
-        s3=state.get("s3_kind") if "state" in locals() else None,
+        builds=images, host=host,
+        s3=state.get("s3_server") if "state" in locals() else None,
+        s3_version=state.get("s3_version") if "state" in locals() else None,
         functions=list(FUNCTIONS))
     summary = {"check": check.to_dict(), "window_s": window[1] - window[0],
                "scheduled": len(schedule), "invocations": len(invocations),

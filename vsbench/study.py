@@ -1,5 +1,9 @@
-"""The study's grid, from config: platforms × regimes × workloads × repetitions, plus the
-keep-alive sweep (several idle timeouts of one base regime under one bursty workload).
+"""The study's grid, from config: platforms × hosts × regimes × workloads × repetitions, plus
+the keep-alive sweep (several idle timeouts of one base regime under one bursty workload).
+
+A host is where the embedded platform's replicas run (``process`` or ``container``). A run's
+platform label joins the two (``embedded``, ``embedded-container``): it names the archive
+folder and the ``platform`` column of every table, so hosts compare like platforms.
 
 Sweep regimes are named ``ka-{T}s`` and derived from ``keepalive_sweep.base_regime`` by
 changing only ``idle_timeout_s`` to T; :func:`with_sweep_regimes` adds them to the config's
@@ -14,6 +18,24 @@ from typing import Any
 
 from .errors import VsbError
 
+HOSTS = ("process", "container")
+DEFAULT_HOST = "process"
+
+
+def platform_label(platform: str, host: str = DEFAULT_HOST) -> str:
+    """``embedded`` + ``process`` → ``embedded``; + ``container`` → ``embedded-container``."""
+    if host not in HOSTS:
+        raise VsbError(f"unknown host {host!r}; hosts are {', '.join(HOSTS)}")
+    return platform if host == DEFAULT_HOST else f"{platform}-{host}"
+
+
+def split_platform_label(label: str) -> tuple[str, str]:
+    """The inverse of :func:`platform_label`."""
+    for host in HOSTS:
+        if host != DEFAULT_HOST and label.endswith(f"-{host}"):
+            return label[: -len(host) - 1], host
+    return label, DEFAULT_HOST
+
 
 @dataclass(frozen=True)
 class Run:
@@ -21,10 +43,15 @@ class Run:
     regime: str
     workload: str
     rep: int
+    host: str = DEFAULT_HOST
+
+    @property
+    def label(self) -> str:
+        return platform_label(self.platform, self.host)
 
     @property
     def path(self) -> str:
-        return f"raw/{self.platform}/{self.regime}/{self.workload}/rep{self.rep}"
+        return f"raw/{self.label}/{self.regime}/{self.workload}/rep{self.rep}"
 
 
 def sweep_name(idle_timeout_s: float) -> str:
@@ -57,14 +84,18 @@ def study_runs(config: dict[str, Any]) -> list[Run]:
     """Every run of the study: the grid, then the keep-alive sweep."""
     study = config.get("study") or {}
     reps = range(1, int(study.get("repetitions", 1)) + 1)
-    runs = [Run(p, r, w, k) for p in study.get("platforms", ["embedded"])
+    hosts = study.get("hosts") or [DEFAULT_HOST]
+    for host in hosts:
+        platform_label("embedded", host)  # unknown hosts fail here, with the list
+    targets = [(p, h) for p in study.get("platforms", ["embedded"]) for h in hosts]
+    runs = [Run(p, r, w, k, h) for p, h in targets
             for r in study.get("regimes", []) for w in study.get("workloads", []) for k in reps]
     sweep = study.get("keepalive_sweep") or {}
     sweep_reps = range(1, int(sweep.get("repetitions", 1)) + 1)
     for t in sweep.get("idle_timeouts_s", []):
-        for p in study.get("platforms", ["embedded"]):
+        for p, h in targets:
             for k in sweep_reps:
-                runs.append(Run(p, sweep_name(float(t)), sweep["workload"], k))
+                runs.append(Run(p, sweep_name(float(t)), sweep["workload"], k, h))
     unknown_w = {r.workload for r in runs} - set(config.get("workloads") or {})
     if unknown_w:
         raise VsbError(f"study names workloads not in config.workloads: {sorted(unknown_w)}")

@@ -11,7 +11,8 @@ SVGs. A table with no rows gives a figure that says so, never an exception.
 * :func:`plot_keepalive` — the keep-alive sweep: idle timeout against cold-request fraction and
   idle GB-s per ok request (twin axes).
 * :func:`plot_load` — machine CPU (mean) and load1 (max) during every run.
-* :func:`make_figures` — all five from a tables directory.
+* :func:`plot_startup` — cold-start components per function, one bar per platform (host).
+* :func:`make_figures` — all six from a tables directory.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ import pandas as pd  # noqa: E402
 from .tables import TABLE_COLUMNS, as_dir, read_tables  # noqa: E402
 
 __all__ = ["plot_latency", "plot_cold_starts", "plot_cost", "plot_keepalive", "plot_load",
-           "make_figures", "FIGURES", "RC"]
+           "plot_startup", "make_figures", "FIGURES", "RC"]
 
-FIGURES = ("latency", "cold_starts", "cost", "keepalive", "load")
+FIGURES = ("latency", "cold_starts", "cost", "keepalive", "load", "startup")
+STARTUP_PARTS = [("provision_ms", "provision (spawn / engine create + start)"),
+                 ("runtime_up_ms", "interpreter + runtime up"), ("import_ms", "handler import"),
+                 ("init_ms", "init (models)"), ("other_ms", "to ready (other)")]
 RC = {
     "svg.hashsalt": "vsbench",
     "svg.fonttype": "none",
@@ -253,9 +257,42 @@ def plot_load(runs_table: pd.DataFrame | None, path: str | Path) -> Path:
         return _save(fig, path)
 
 
+def plot_startup(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Median cold-start components (stacked, ms) per function, one bar per platform."""
+    df = _table(tables, "startup")
+    if df.empty:
+        return _message(path, "Cold-start components", "no replica started")
+    platforms = list(dict.fromkeys(df["platform"]))
+    functions = list(dict.fromkeys(df["function"]))
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.32 * len(functions) * len(platforms)),
+                               layout="constrained")
+        height = 0.8 / len(platforms)
+        colors = plt.get_cmap("tab10").colors
+        for j, pl in enumerate(platforms):
+            d = df[df["platform"] == pl].set_index("function").reindex(functions)
+            y = np.arange(len(functions)) + (j - (len(platforms) - 1) / 2) * height
+            left = np.zeros(len(functions))
+            for k, (col, label) in enumerate(STARTUP_PARTS):
+                v = pd.to_numeric(d[col], errors="coerce").fillna(0).clip(lower=0).to_numpy()
+                ax.barh(y, v, height * 0.9, left=left, color=colors[k],
+                        hatch="//" if j % 2 else None, edgecolor="white", linewidth=0.3,
+                        label=label if j == 0 else None)
+                left += v
+            for yi, total in zip(y, left, strict=True):
+                ax.text(total, yi, f" {pl}", va="center", fontsize=6)
+        ax.set_yticks(np.arange(len(functions)), functions)
+        ax.invert_yaxis()
+        ax.set_xlabel("median time from spawn, ms")
+        ax.legend(fontsize=7, loc="lower right")
+        ax.set_title("Cold-start components per function and platform")
+        return _save(fig, path)
+
+
 def make_figures(tables_dir, figures_dir) -> list[Path]:
-    """Write ``latency.svg``, ``cold_starts.svg``, ``cost.svg``, ``keepalive.svg`` and
-    ``load.svg`` from the tables in ``tables_dir`` (missing tables: a figure saying so).
+    """Write ``latency.svg``, ``cold_starts.svg``, ``cost.svg``, ``keepalive.svg``,
+    ``load.svg`` and ``startup.svg`` from the tables in ``tables_dir`` (missing tables: a
+    figure saying so).
 
     Either argument may be a folder or a list of files in it (a Snakemake rule's files)."""
     tables = read_tables(tables_dir) if as_dir(tables_dir).is_dir() else {}
@@ -267,6 +304,7 @@ def make_figures(tables_dir, figures_dir) -> list[Path]:
         plot_cost(tables, out / "cost.svg"),
         plot_keepalive(tables, out / "keepalive.svg"),
         plot_load(tables.get("runs"), out / "load.svg"),
+        plot_startup(tables, out / "startup.svg"),
     ]
     return paths
 

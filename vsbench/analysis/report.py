@@ -391,6 +391,13 @@ def _cold_sentences(lat: pd.DataFrame, cs: pd.DataFrame, multi: bool) -> list[st
     return out
 
 
+def _startup_rows(st: pd.DataFrame) -> list[list[str]]:
+    return [[r.function, r.platform, _int(r.replicas), fmt(r.provision_ms),
+             fmt(r.engine_create_ms), fmt(r.engine_start_ms), fmt(r.runtime_up_ms),
+             fmt(r.import_ms), fmt(r.init_ms), fmt(r.other_ms), fmt(r.ready_ms)]
+            for r in st.itertuples()]
+
+
 def _keepalive_rows(ka: pd.DataFrame, multi: bool) -> list[list[str]]:
     return [[(f"{r['platform']}/" if multi else "") + str(r["regime"]),
              r["base_regime"] or "—", r["workload"], fmt_timeout(r["idle_timeout_s"]),
@@ -634,6 +641,7 @@ def report_context(tables: dict[str, pd.DataFrame],
         "cold_rows": cold_rows,
         "cold_sentences": _cold_sentences(t["latency"], t["cold_starts"], multi),
         "keepalive_rows": _keepalive_rows(t["keepalive"], multi),
+        "startup_rows": _startup_rows(t["startup"]),
         "cost_rows": _cost_rows(t["cost"], multi),
         "idle_sentences": _idle_sentences(t["cost"], t["cost_by_function"], multi),
         "guidelines": _guidelines(t, stages, multi),

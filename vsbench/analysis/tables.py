@@ -21,7 +21,8 @@ Definitions
 
 Tables (one row per group; units in column names): ``runs``, ``latency``, ``cold_starts``,
 ``cost``, ``cost_by_function``, ``keepalive``, ``comparisons``, ``policies``, ``workloads``,
-``provenance``, ``packages``. Column lists are the ``*_COLUMNS`` constants below.
+``provenance``, ``packages``, ``startup`` (cold-start components per platform and function,
+:mod:`.startup`). Column lists are the ``*_COLUMNS`` constants.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import pandas as pd
 
 from ..archive import load_archive
 from .cost import run_cost
+from .startup import STARTUP_COLUMNS, startup_table
 from .stats import compare, fraction_ci, percentile_ci
 
 __all__ = ["Run", "load_runs", "build_tables", "write_tables", "read_tables", "aggregate",
@@ -88,7 +90,7 @@ WORKLOAD_COLUMNS = ["workload", "pattern", "duration_s", "scheduled_requests", "
                     "description"]
 PROVENANCE_COLUMNS = [
     "platform", "regime", "workload", "rep", "git_commit", "git_dirty", "hostname", "os",
-    "cpu_model", "cpu_count", "memory_gb", "python", "s3", "video", "query",
+    "cpu_model", "cpu_count", "memory_gb", "python", "s3", "s3_version", "video", "query",
     "warmup_requests", "started_ts", "ended_ts", "schedule_fingerprint"]
 PACKAGE_COLUMNS = ["package", "version", "runs"]
 
@@ -98,6 +100,7 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     "keepalive": KEEPALIVE_COLUMNS, "comparisons": COMPARISON_COLUMNS,
     "policies": POLICY_COLUMNS, "workloads": WORKLOAD_COLUMNS,
     "provenance": PROVENANCE_COLUMNS, "packages": PACKAGE_COLUMNS,
+    "startup": STARTUP_COLUMNS,
 }
 
 
@@ -531,7 +534,8 @@ def _provenance_tables(runs: list[Run]) -> tuple[pd.DataFrame, pd.DataFrame]:
             "hostname": machine.get("hostname"), "os": machine.get("os"),
             "cpu_model": machine.get("cpu_model"), "cpu_count": machine.get("cpu_count"),
             "memory_gb": machine.get("memory_gb"), "python": machine.get("python"),
-            "s3": p.get("s3"), "video": exp.get("video"), "query": exp.get("query"),
+            "s3": p.get("s3"), "s3_version": p.get("s3_version"),
+            "video": exp.get("video"), "query": exp.get("query"),
             "warmup_requests": exp.get("warmup_requests"), "started_ts": p.get("started_ts"),
             "ended_ts": p.get("ended_ts"),
             "schedule_fingerprint": (p.get("config") or {}).get("schedule_fingerprint"),
@@ -568,6 +572,7 @@ def build_tables(runs: list[Run], seed: int = 0) -> dict[str, pd.DataFrame]:
         "workloads": _workloads_table(runs),
         "provenance": provenance,
         "packages": packages,
+        "startup": startup_table(runs, forder),
     }
 
 
