@@ -202,10 +202,20 @@ def test_killed_platform_leaves_no_container(image, tmp_path):
         daemon.wait(10)
         wait_for(lambda: containers_of(state_dir) == [], timeout=10,
                  what="the dead platform's containers to go")
+
+        def gone(p: psutil.Process) -> bool:
+            try:
+                return p.status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return True
+
+        # its S3 server too (parent-death signal), and anything else it started
+        wait_for(lambda: all(gone(p) for p in family), timeout=10,
+                 what=f"the dead platform's processes {[p.pid for p in family]} to go")
     finally:
         if daemon.is_running():
             daemon.kill()
-        for p in family:  # its S3 server does not watch the daemon
+        for p in family:  # cleanup when the test failed
             try:
                 p.kill()
             except psutil.Error:

@@ -10,6 +10,7 @@ credentials, not when a port opens. ``describe()`` names the server and its vers
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -98,6 +99,17 @@ def _describe_error(exc: Exception) -> tuple[int | None, str]:
     return None, f"{type(exc).__name__}: {exc}"
 
 
+def _die_with_parent():
+    """A preexec function: the server gets SIGTERM when the process that started it dies
+    (Linux ``PR_SET_PDEATHSIG``), so a killed platform leaves no S3 server behind. libc is
+    resolved here, in the parent; the child only makes the system call."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: stop() is then the only way out
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 @dataclass
 class S3Server:
     """The platform's S3 server (``start()``/``stop()``, or use as a context manager)."""
@@ -166,7 +178,8 @@ class S3Server:
         log = open(self.log_file, "ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                     cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True)
+                                     cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=_die_with_parent())
         log.close()
         return t0
 
