@@ -114,7 +114,7 @@ def host_pid(replica, timeout_s: float = 5.0) -> int | None:
 def one_cold_start(platform, admin, fn: str, policy, rep: int, timeout_s: float) -> dict:
     from functions.registry import ALL_FUNCTIONS
 
-    admin.deploy(fn, policy, f"vsbench/{fn}:local")
+    admin.deploy(fn, policy, platform.default_image(fn))
     pool = platform.gateway.pools[fn]
     if pool.slots:
         raise RuntimeError(f"{fn}: {len(pool.slots)} replica(s) before the trigger")

@@ -293,7 +293,8 @@ def main() -> int:
                     "socketserver.StreamRequestHandler.disable_nagle_algorithm = True\n")
                 path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
                 admin = platform.admin()
-                admin.deploy("noop", policy, "vsbench/noop:local", env={"PYTHONPATH": path})
+                admin.deploy("noop", policy, platform.default_image("noop"),
+                             env={"PYTHONPATH": path})
                 admin.wait_available(["noop"])
             else:
                 platform.deploy({"noop": policy})

@@ -97,12 +97,17 @@ class EmbeddedPlatform:
         self.startup_s = time.perf_counter() - t0
         return self
 
+    def default_image(self, function: str) -> str:
+        """What a deploy names when the caller gives no image: a label for process replicas;
+        on the container host nothing, so the provider runs the function's last built image."""
+        return f"vsbench/{function}:local" if self.host == "process" else ""
+
     def deploy(self, policies: dict[str, ScalingPolicy], wait: bool = True,
                images: dict[str, str] | None = None) -> None:
         """(Re)deploy functions through the gateway API; wait for their min replicas."""
         admin = self.admin()
         for name, policy in policies.items():
-            admin.deploy(name, policy, (images or {}).get(name, f"vsbench/{name}:local"))
+            admin.deploy(name, policy, (images or {}).get(name, self.default_image(name)))
         if wait:
             admin.wait_available(list(policies))
 
