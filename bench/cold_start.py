@@ -227,6 +227,8 @@ def print_container_split(names: list[str], results: dict, args) -> None:
 
 
 def main() -> int:
+    from vsbench.platform.providers import add_host_arguments
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3, help="cold starts per function")
     ap.add_argument("--functions", default=None,
@@ -236,9 +238,7 @@ def main() -> int:
     ap.add_argument("--start-timeout", type=float, default=120.0,
                     help="queue_timeout_s of the deployments: longest wait for a replica")
     ap.add_argument("--goal-added-ms", type=float, default=50.0)
-    ap.add_argument("--host", default="process", choices=["process", "container"],
-                    help="replicas as processes or containers")
-    ap.add_argument("--engine", default="podman", choices=["podman", "docker"])
+    add_host_arguments(ap)
     ap.add_argument("--goal-up-ms", type=float, default=300.0,
                     help="container: goal for create -> runtime up (median)")
     args = ap.parse_args()

@@ -246,6 +246,8 @@ def _cmd_cost(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .images.engine import ENGINES
+    from .platform.providers import add_host_arguments
     from .platform.storage import add_storage_arguments
 
     p = argparse.ArgumentParser(prog="vsbench", description=__doc__)
@@ -255,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--containers", action="store_true",
                    help="also set up the container host: engine, debootstrap (installed as "
                         "root), engine settings, the base image")
-    s.add_argument("--engine", default="podman", choices=["podman", "docker"])
+    s.add_argument("--engine", default=ENGINES[0], choices=list(ENGINES))
     s.set_defaults(func=_cmd_setup)
 
     s = sub.add_parser("corpus", help="generate the synthetic test corpus with ground truth")
@@ -275,12 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["up", "down", "status"])
     s.add_argument("--json", action="store_true", help="status as JSON")
     add_storage_arguments(s)
-    s.add_argument("--host", default="process", choices=["process", "container"],
-                   help="up: replicas as processes, or as containers of the function images")
-    s.add_argument("--engine", default="podman", choices=["podman", "docker"],
-                   help="up --host container: the container engine")
-    s.add_argument("--cpus", type=float, default=None,
-                   help="up --host container: CPU quota per replica (default: none)")
+    add_host_arguments(s, "up: ")
     s.set_defaults(func=_cmd_platform)
 
     s = sub.add_parser("deploy", help="(re)deploy every function under a regime")
@@ -297,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build container images (vsbench/<function>:<fingerprint>)")
     s.add_argument("--base", help="base image (default: the debootstrap one that "
                                   "`vsbench setup --containers` builds), e.g. python:3.11-slim")
-    s.add_argument("--engine", default="podman", choices=["podman", "docker"])
+    s.add_argument("--engine", default=ENGINES[0], choices=list(ENGINES))
     s.add_argument("--force", action="store_true", help="rebuild even when up to date")
     s.set_defaults(func=_cmd_build)
 

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import VsbError
-
-HOSTS = ("process", "container")
-DEFAULT_HOST = "process"
+from .platform.providers import DEFAULT_HOST, HOSTS
 
 
 def platform_label(platform: str, host: str = DEFAULT_HOST) -> str:

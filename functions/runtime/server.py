@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from . import announce
 from .claimcheck import ClaimCheckStore, StorageSettings
 from .context import InvocationContext
 from .envelope import Envelope
@@ -78,13 +79,13 @@ class Replica:
             self.init_error = f"{type(exc).__name__}: {exc}"
             print(f"[{self.function}] init failed: {self.init_error}", file=sys.stderr)
             traceback.print_exc()
-            print(f"VSB_INIT_FAILED {self.init_error}", flush=True)
+            print(announce.init_failed(self.init_error), flush=True)
             return
         self.lifecycle.init_done_ts = time.time()
         self.lifecycle.ready_ts = time.time()
         self.ready.set()
         # Tell a process provider at once (no readiness polling on the critical path).
-        print("VSB_READY", flush=True)
+        print(announce.READY, flush=True)
         self.sink.write("replicas", self.lifecycle.to_dict())
 
     def invoke(self, body: Any, call_id: str | None = None) -> tuple[int, dict[str, Any]]:
@@ -214,7 +215,7 @@ def serve(function: str, host: str = "127.0.0.1", port: int = 0,
 
     server = _Server((host, port), make_handler_class(replica))
     replica.lifecycle.runtime_up_ts = time.time()
-    print(f"VSB_LISTENING {server.server_address[1]}", flush=True)
+    print(announce.listening(server.server_address[1]), flush=True)
 
     def _stop(signum: int, frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from functions.runtime import announce
+
 from ..errors import VsbError
 
 LABEL_REPLICA = "vsbench.replica"
@@ -168,16 +170,19 @@ class ContainerReplica:
         for raw in iter(stream.readline, b""):
             line = raw.decode(errors="replace").strip()
             self._tail.append(line)
-            if line.startswith("VSB_LISTENING "):
-                self.port = int(line.split()[1])
+            said = announce.parse(line)
+            if said is None:
+                continue
+            if said.kind == announce.LISTENING:
+                self.port = said.port
                 # Off the critical path: the host's view of the container (pid, cgroup).
                 threading.Thread(target=self._find_host_side, daemon=True,
                                  name=f"inspect-{self.replica_id}").start()
-            elif line == "VSB_READY":
+            elif said.kind == announce.READY:
                 self.ready_ts = time.time()
                 self._ready.set()
-            elif line.startswith("VSB_INIT_FAILED"):
-                self.init_error = line.partition(" ")[2] or "init failed"
+            else:
+                self.init_error = said.reason
                 self._ready.set()
         self._eof = True
         self._ready.set()  # EOF: the container is gone; wake any waiter

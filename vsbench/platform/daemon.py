@@ -167,15 +167,12 @@ def _serve(state_dir: Path, storage: StorageConfig, parent: int | None = None,
 if __name__ == "__main__":
     import argparse
 
+    from .providers import add_host_arguments
+
     ap = argparse.ArgumentParser()
     ap.add_argument("state_dir", type=Path)
     ap.add_argument("--storage", default="{}", help="StorageConfig as JSON")
     ap.add_argument("--parent", type=int, help="stop when this process is gone")
-    ap.add_argument("--host", default="process", choices=["process", "container"],
-                    help="where replicas run")
-    ap.add_argument("--engine", default="podman", choices=["podman", "docker"],
-                    help="container engine (--host container)")
-    ap.add_argument("--cpus", type=float, default=None,
-                    help="CPU quota per container replica (default: none)")
+    add_host_arguments(ap)
     a = ap.parse_args()
     _serve(a.state_dir, StorageConfig(**json.loads(a.storage)), a.parent, a.host, a.engine, a.cpus)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from functions.runtime import announce
+
 from ..errors import VsbError
 from ..paths import function_env
 
@@ -57,15 +59,17 @@ class ProcessReplica:
 
     def _watch_stdout(self, stream) -> None:
         for raw in iter(stream.readline, b""):
-            line = raw.decode(errors="replace").strip()
-            if line.startswith("VSB_LISTENING "):
-                self.port = int(line.split()[1])
+            said = announce.parse(raw.decode(errors="replace"))
+            if said is None:
+                continue
+            if said.kind == announce.LISTENING:
+                self.port = said.port
                 self._listening.set()
-            elif line == "VSB_READY":
+            elif said.kind == announce.READY:
                 self.ready_ts = time.time()
                 self._ready.set()
-            elif line.startswith("VSB_INIT_FAILED"):
-                self.init_error = line.partition(" ")[2] or "init failed"
+            else:
+                self.init_error = said.reason
                 self._ready.set()
         self._listening.set()  # EOF: the process is gone; wake any waiter
         self._ready.set()

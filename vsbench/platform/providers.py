@@ -28,7 +28,21 @@ from .policy import ScalingPolicy
 from .process_replica import ProcessReplica
 from .scaling import ReplicaFactory
 
-HOSTS = ("process", "container")
+HOSTS = ("process", "container")  # where replicas run; the first is the default
+DEFAULT_HOST = HOSTS[0]
+
+
+def add_host_arguments(parser, when: str = "") -> None:
+    """``--host``, ``--engine`` and ``--cpus``, as the CLI and the daemon take them."""
+    from ..images.engine import ENGINES
+
+    parser.add_argument("--host", default=DEFAULT_HOST, choices=list(HOSTS),
+                        help=f"{when}replicas as processes, or as containers of the function "
+                             f"images")
+    parser.add_argument("--engine", default=ENGINES[0], choices=list(ENGINES),
+                        help=f"{when}the container engine (--host container)")
+    parser.add_argument("--cpus", type=float, default=None,
+                        help=f"{when}CPU quota per container replica (default: none)")
 # Functions that call the gateway themselves and so get its credentials file.
 GATEWAY_CLIENTS = frozenset({"orchestrator"})
 ENV_IMAGE = "VSB_CONTAINER_IMAGE"
