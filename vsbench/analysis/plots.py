@@ -284,8 +284,8 @@ def plot_startup(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
         ax.set_yticks(np.arange(len(functions)), functions)
         ax.invert_yaxis()
         ax.set_xlabel("median time from spawn, ms")
-        ax.legend(fontsize=7, loc="lower right")
-        ax.set_title("Cold-start components per function and platform")
+        fig.legend(fontsize=7, loc="outside lower center", ncols=3)
+        ax.set_title("Cold-start components per function and platform (hatched: 2nd platform)")
         return _save(fig, path)
 
 
