@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,16 @@ def run_stage(store, tmp_path):
         return mod.handle(ctx), ctx
 
     return _run
+
+
+def wait_for(pred, timeout=15.0, what="condition"):
+    """Poll ``pred`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _missing(reason: str) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+from conftest import wait_for
 
 from vsbench.errors import VsbError
 from vsbench.platform.policy import ScalingPolicy
@@ -52,15 +53,6 @@ def containers_of(state_dir: Path) -> list[dict]:
     """Every container (running or not) labelled with this platform."""
     return podman_json("ps", "--all", "--format", "json", "--filter",
                        f"label=vsbench.platform={state_dir.resolve()}")
-
-
-def wait_for(pred, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,8 @@ def test_functions_install_alone_and_serve_without_the_repo(tmp_path):
         "sys.meta_path.insert(0, _Block())\n")
     code = ("import functions, json\n"
             "from functions.registry import ALL_FUNCTIONS, load_handler\n"
-            "from functions.runtime import server\n"
+            "from functions.runtime import server, mediainfo\n"
+            "import functions.models, functions.librosa_segments.warm\n"
             "for name in ALL_FUNCTIONS: load_handler(name)\n"
             "print(json.dumps([functions.__file__, server.__file__]))\n")
     env = {**os.environ, "PYTHONPATH": str(site)}

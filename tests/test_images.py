@@ -63,28 +63,6 @@ def test_containerfile_env_matches_the_process_replica_env():
         assert f"{key}={value}" in text, key
 
 
-def test_function_code_imports_without_the_vsbench_package(tmp_path):
-    """What goes into an image (functions/) needs none of vsbench's analysis or platform."""
-    blocker = tmp_path / "sitecustomize.py"
-    blocker.write_text(
-        "import sys\n"
-        "class _Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'vsbench' or name.startswith('vsbench.'):\n"
-        "            raise ImportError('function code imported ' + name)\n"
-        "sys.meta_path.insert(0, _Block())\n")
-    code = ("from functions.registry import ALL_FUNCTIONS, load_handler\n"
-            "import functions.runtime.server, functions.models\n"
-            "import functions.librosa_segments.warm, functions.runtime.mediainfo\n"
-            "for name in ALL_FUNCTIONS: load_handler(name)\n"
-            "print('ok')\n")
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-800:]
-    assert proc.stdout.strip() == "ok"
-
-
 @pytest.mark.slow
 def test_second_build_is_a_no_op_and_a_changed_handler_rebuilds_only_its_image(repo_copy,
                                                                                podman):

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from conftest import wait_for
 
 from functions.orchestrator.client import GatewayClient, RetryPolicy
 from vsbench.platform.embedded import EmbeddedPlatform
@@ -43,15 +44,6 @@ def invoke(platform, sleep_ms=0, timeout=30, **config):
     return requests.post(f"{platform.gateway_url}/function/noop", timeout=timeout,
                          json={"request_id": "t", "stage": "noop",
                                "config": {"sleep_ms": sleep_ms, **config}})
-
-
-def wait_for(pred, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def replicas(platform):
