@@ -56,7 +56,7 @@ def install_tools(engine: str) -> ContainerSetupStep:
         raise VsbError(f"missing {', '.join(missing)}; install with: sudo sh -c '{command}' "
                        f"(or your system's package manager), then run this again")
     for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+                ["apt-get", "install", "-y", "-qq", *packages]):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
                               env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         if proc.returncode != 0:
