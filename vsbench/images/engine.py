@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..errors import VsbError
@@ -58,10 +57,6 @@ class ContainerEngine:
     def remove_image(self, tag: str) -> None:
         subprocess.run([self.exe, "rmi", tag], capture_output=True, timeout=120)
 
-    def version(self) -> str:
-        out = subprocess.run([self.exe, "--version"], capture_output=True, text=True, timeout=30)
-        return out.stdout.strip()
-
 
 def last_line(stderr: bytes | str) -> str:
     text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
@@ -77,13 +72,3 @@ def find_engine(name: str = "podman") -> ContainerEngine:
     if not exe:
         raise VsbError(f"{name} is not installed (not on PATH); {SETUP_HINT}")
     return ContainerEngine(name, exe)
-
-
-def engine_storage_ok(engine: ContainerEngine) -> str | None:
-    """None when the engine answers ``info``; else the reason it does not."""
-    proc = subprocess.run([engine.exe, "info"], capture_output=True, timeout=60)
-    return None if proc.returncode == 0 else last_line(proc.stderr) or "info failed"
-
-
-def tree_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())

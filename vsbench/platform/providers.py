@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +110,8 @@ class ContainerProvider:
     def __post_init__(self) -> None:
         from ..images.engine import find_engine
 
-        self.exe = find_engine(self.engine).exe  # one clear line when it is not installed
+        self._engine = find_engine(self.engine)  # one clear line when it is not installed
+        self.exe = self._engine.exe
         if not self.suffix:  # short and unique to this platform: container names never clash
             seed = f"{self.state_dir.resolve()}:{os.getpid()}:{time.time_ns()}"
             self.suffix = hashlib.sha256(seed.encode()).hexdigest()[:6]
@@ -123,9 +123,7 @@ class ContainerProvider:
     def image(self, function: str, requested: str = "") -> str:
         """The function's image, checked to exist locally (nothing is pulled)."""
         image = resolve_image(function, requested)
-        found = subprocess.run([self.exe, "image", "inspect", image], capture_output=True,
-                               timeout=60)
-        if found.returncode != 0:
+        if not self._engine.image_exists(image):
             raise VsbError(f"no image for {function} ({image} is not in {self.engine}'s local "
                            f"store): run `vsbench build --images {function}`")
         return image
