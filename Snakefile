@@ -24,6 +24,7 @@ include: "rules/common.smk"
 include: "rules/build.smk"
 include: "rules/experiments.smk"
 include: "rules/analysis.smk"
+include: "rules/manifests.smk"
 
 
 rule all:

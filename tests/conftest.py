@@ -118,3 +118,37 @@ def function_images(podman):
     if absent:
         _missing(f"images {absent} are not in podman's store: run vsbench build --images")
     return tags
+
+
+def _cluster_missing(reason: str) -> None:
+    """Skip, naming what is missing; in CI (VSB_REQUIRE_CLUSTER=1) fail instead."""
+    if os.environ.get("VSB_REQUIRE_CLUSTER"):
+        pytest.fail(f"Kubernetes test cannot run: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def local_cluster():
+    """The local cluster's kubeconfig: the one `vsbench cluster up` started, else one this
+    session starts (root, binaries built by `vsbench setup --cluster`) and stops again."""
+    from vsbench.cluster.build import binaries_present
+    from vsbench.cluster.local import (
+        cluster_status,
+        cluster_up,
+        kubeconfig_path,
+        missing_host_tools,
+    )
+    from vsbench.cluster.teardown import cluster_down
+
+    if cluster_status()["up"]:
+        yield kubeconfig_path()
+        return
+    if os.geteuid() != 0:
+        _cluster_missing("the local cluster needs root")
+    if missing_host_tools() or not binaries_present():
+        _cluster_missing("local cluster not set up: run vsbench setup --cluster")
+    cluster_up(log=lambda *_: None)
+    try:
+        yield kubeconfig_path()
+    finally:
+        cluster_down(log=lambda *_: None)

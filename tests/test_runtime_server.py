@@ -4,6 +4,7 @@ import json
 import threading
 import types
 
+import pytest
 import requests
 
 from functions.runtime.server import Replica
@@ -108,3 +109,20 @@ def test_replica_process_routes_and_lifecycle(s3, store, tmp_path):
     finally:
         rep.stop()
     assert not rep.alive()
+
+
+def test_storage_keys_from_secret_files(tmp_path):
+    """OpenFaaS mounts secrets as files: VSB_S3_SECRETS_DIR names where the keys are."""
+    from functions.runtime.claimcheck import StorageSettings
+    from functions.runtime.errors import StageError
+
+    (tmp_path / "access_key").write_text("AK123\n")
+    (tmp_path / "secret_key").write_text("SK456\n")
+    env = {"VSB_S3_ENDPOINT": "http://s3:8333", "VSB_S3_SECRETS_DIR": str(tmp_path)}
+    s = StorageSettings.from_env(env)
+    assert (s.access_key, s.secret_key) == ("AK123", "SK456")
+    # the environment wins where set
+    assert StorageSettings.from_env({**env, "AWS_ACCESS_KEY_ID": "E"}).access_key == "E"
+    (tmp_path / "secret_key").unlink()
+    with pytest.raises(StageError, match="no readable secret_key"):
+        StorageSettings.from_env(env)

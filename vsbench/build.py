@@ -164,7 +164,7 @@ def ensure_built(functions: list[str] | None = None) -> dict[str, BuildRecord]:
 def deploy_images(functions: list[str], host: str = "process") -> dict[str, str]:
     """The image each function is deployed with on ``host``: the fingerprinted build for
     process replicas (built here when stale), the function's container image otherwise."""
-    if host == "container":
+    if host in ("container", "kubernetes"):
         from .images import image_for
 
         return {fn: image_for(fn) for fn in functions}

@@ -18,8 +18,48 @@ def _cmd_setup(args: argparse.Namespace) -> int:
         from .images.setup import run_container_setup
 
         steps += run_container_setup(args.engine)
+    if args.cluster:
+        from .cluster.setup import run_cluster_setup
+
+        steps += run_cluster_setup(log=lambda m: print(m, file=sys.stderr))
     for step in steps:
         print(f"setup: {step.name:<18} {step.seconds:6.1f} s  {step.detail}", file=sys.stderr)
+    return 0
+
+
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    from .cluster.local import cluster_status, cluster_up, kubeconfig_path
+    from .cluster.teardown import cluster_down
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    if args.action == "up":
+        up = cluster_up(log=say)
+        say("cluster up: Kubernetes v{} in {:.1f} s (control plane {:.1f} s, node Ready "
+            "{:.1f} s after containerd)".format(up.version, up.seconds["total"],
+                                               up.seconds["control_plane"],
+                                               up.seconds["node_ready"]))
+        print(up.kubeconfig)
+    elif args.action == "down":
+        report = cluster_down(log=say)
+        say(f"cluster down: stopped {', '.join(report['stopped']) or 'nothing'}; swept "
+            f"{report['containers']} containers, {report['netns']} network namespaces, "
+            f"{report['mounts']} mounts")
+        if report["left"]:
+            raise VsbError("cluster down left: " + "; ".join(report["left"]))
+    else:
+        status = cluster_status()
+        if args.json:
+            print(json.dumps(status, indent=1))
+        elif status["up"]:
+            print(f"up: Kubernetes {status['version']}, node "
+                  f"{'Ready' if status.get('node_ready') else 'not Ready'}; kubeconfig "
+                  f"{kubeconfig_path()}")
+        else:
+            print("down" + (f" (processes: {status['processes']})"
+                            if status.get("processes") else ""))
+            return 1
     return 0
 
 
@@ -73,6 +113,9 @@ def _cmd_platform(args: argparse.Namespace) -> int:
     from .platform.storage import storage_from_args
 
     if args.action == "up":
+        from .platform.providers import apply_host_env
+
+        apply_host_env(args)
         state = platform_up(storage=storage_from_args(args), host=args.host, engine=args.engine,
                             cpus=args.cpus)
         host = state.get("host", "process")
@@ -218,6 +261,9 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     # Snakemake (or a user) stopping us with SIGTERM must still run the cleanup in
     # run_experiment's finally: stop the platform, leave no process behind.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    from .platform.providers import apply_host_env
+
+    apply_host_env(args)
     spec = ExperimentSpec(args.regime, args.workload, args.rep, Path(args.out), args.platform)
     if args.spec_json:
         out = run_experiment({}, spec, ResolvedExperiment.from_json(args.spec_json))
@@ -245,6 +291,25 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_manifests(args: argparse.Namespace) -> int:
+    import os
+
+    from .manifests import render_manifests, write_manifests
+    from .platform.storage import S3Credentials
+    from .regimes import load_config
+
+    config_path = Path(args.config) if args.config else None
+    creds_file = args.s3_credentials or os.environ.get("VSB_STORAGE_CREDENTIALS_FILE")
+    manifests = render_manifests(
+        load_config(config_path), args.platform, args.regime,
+        source=args.config or "config/config.yaml", namespace=args.namespace,
+        image_prefix=args.image_prefix,
+        credentials=S3Credentials.load(Path(creds_file)) if creds_file else None)
+    for path in write_manifests(manifests, Path(args.out) / args.platform / args.regime):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .images.engine import ENGINES
     from .platform.providers import add_host_arguments
@@ -258,7 +323,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also set up the container host: engine, debootstrap (installed as "
                         "root), engine settings, the base image")
     s.add_argument("--engine", default=ENGINES[0], choices=list(ENGINES))
+    s.add_argument("--cluster", action="store_true",
+                   help="also set up the local Kubernetes cluster: containerd, runc, CNI "
+                        "plugins (installed as root), Kubernetes and etcd built from Go modules")
     s.set_defaults(func=_cmd_setup)
+
+    s = sub.add_parser("cluster", help="a real single-node Kubernetes on this machine (root)")
+    s.add_argument("action", choices=["up", "down", "status"])
+    s.add_argument("--json", action="store_true", help="status as JSON")
+    s.set_defaults(func=_cmd_cluster)
 
     s = sub.add_parser("corpus", help="generate the synthetic test corpus with ground truth")
     s.add_argument("--out", default="data/generated", help="output folder")
@@ -329,7 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workload", required=True)
     s.add_argument("--rep", type=int, default=1)
     s.add_argument("--out", default="results", help="archive root (results/raw/... below)")
-    s.add_argument("--platform", default="embedded")
+    s.add_argument("--platform", default="embedded",
+                   help="embedded (process replicas), embedded-container, or kubernetes")
+    s.add_argument("--kubeconfig", help="--platform kubernetes: the cluster (default: "
+                                        "$KUBECONFIG, else the local cluster)")
+    s.add_argument("--registry", help="--platform kubernetes on a real cluster: push images "
+                                      "here (default: import into the local cluster)")
     s.add_argument("--config", help="config file (default config/config.yaml)")
     s.add_argument("--spec-json", help="the resolved regime, workload and settings as JSON "
                                        "(what the pipeline passes; overrides --config)")
@@ -339,6 +417,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("archive", help="a run folder: results/raw/PLATFORM/REGIME/WORKLOAD/repK")
     s.add_argument("--per-request", help="also write per-request costs to this CSV")
     s.set_defaults(func=_cmd_cost)
+
+    s = sub.add_parser("manifests", help="Kubernetes manifests of every function under a "
+                                         "regime (plain, OpenFaaS or Knative)")
+    s.add_argument("--platform", required=True, help="kubernetes, openfaas or knative")
+    s.add_argument("--regime", required=True, help="a regime of the config")
+    s.add_argument("--out", default="manifests",
+                   help="files go to OUT/PLATFORM/REGIME/ (default manifests)")
+    s.add_argument("--config", help="config file (default config/config.yaml)")
+    s.add_argument("--image-prefix", help="registry path replacing localhost/vsbench in "
+                                          "image names, e.g. registry.example:5000/vsbench")
+    s.add_argument("--namespace", help="namespace (default vsbench; openfaas-fn for openfaas)")
+    s.add_argument("--s3-credentials", help="YAML file with access_key and secret_key for the "
+                                            "object store's Secret (default: random keys) "
+                                            "[env VSB_STORAGE_CREDENTIALS_FILE]")
+    s.set_defaults(func=_cmd_manifests)
 
     s = sub.add_parser("demo", help="generate the sample video and process it (the main job "
                                     "until the study pipeline lands)")

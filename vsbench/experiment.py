@@ -150,9 +150,8 @@ def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
 
     base_platform, host = split_platform_label(spec.platform)
     if base_platform != "embedded":
-        raise VsbError(f"platform {spec.platform!r} is not available here; 'embedded' (process "
-                       "replicas) and 'embedded-container' run on one machine (the Kubernetes "
-                       "provider comes later)")
+        raise VsbError(f"platform {spec.platform!r} is not available; choose 'embedded' "
+                       "(process replicas), 'embedded-container' or 'kubernetes'")
     resolved = resolved or resolve_experiment(config, spec)
     policies, wspec, settings = resolved.policies, resolved.workload, resolved.settings
     schedule = build_schedule(wspec)

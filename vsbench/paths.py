@@ -14,6 +14,16 @@ def vsb_home() -> Path:
     return Path(base) / "vsbench"
 
 
+def cluster_dir() -> Path:
+    """The local cluster's binaries (built once per release, like Go's own build cache) and
+    its state: one per machine (one pod bridge), whatever ``VSB_HOME`` is.
+    ``VSB_CLUSTER_DIR``, else ``$XDG_CACHE_HOME/vsbench/cluster``."""
+    if os.environ.get("VSB_CLUSTER_DIR"):
+        return Path(os.environ["VSB_CLUSTER_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vsbench" / "cluster"
+
+
 def numba_cache_dir() -> Path:
     """The numba JIT cache a function 'image' is built with (warmed by ``vsbench setup``)."""
     return vsb_home() / "cache" / "numba"

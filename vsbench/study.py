@@ -19,16 +19,25 @@ from typing import Any
 from .errors import VsbError
 from .platform.providers import DEFAULT_HOST, HOSTS
 
+# Hosts whose label is the host's own name: the gateway then plays that platform's part.
+PLATFORM_HOSTS = {"kubernetes": "kubernetes"}
+
 
 def platform_label(platform: str, host: str = DEFAULT_HOST) -> str:
-    """``embedded`` + ``process`` → ``embedded``; + ``container`` → ``embedded-container``."""
+    """``embedded`` + ``process`` → ``embedded``; + ``container`` → ``embedded-container``;
+    + ``kubernetes`` → ``kubernetes`` (the gateway as faas-netes, pods on a cluster)."""
     if host not in HOSTS:
         raise VsbError(f"unknown host {host!r}; hosts are {', '.join(HOSTS)}")
+    if host in PLATFORM_HOSTS:
+        return PLATFORM_HOSTS[host]
     return platform if host == DEFAULT_HOST else f"{platform}-{host}"
 
 
 def split_platform_label(label: str) -> tuple[str, str]:
     """The inverse of :func:`platform_label`."""
+    for host, name in PLATFORM_HOSTS.items():
+        if label == name:
+            return "embedded", host
     for host in HOSTS:
         if host != DEFAULT_HOST and label.endswith(f"-{host}"):
             return label[: -len(host) - 1], host
@@ -85,7 +94,10 @@ def study_runs(config: dict[str, Any]) -> list[Run]:
     hosts = study.get("hosts") or [DEFAULT_HOST]
     for host in hosts:
         platform_label("embedded", host)  # unknown hosts fail here, with the list
-    targets = [(p, h) for p in study.get("platforms", ["embedded"]) for h in hosts]
+    targets = []
+    for p in study.get("platforms", ["embedded"]):
+        own = [h for h, name in PLATFORM_HOSTS.items() if name == p]
+        targets += [("embedded", own[0])] if own else [(p, h) for h in hosts]
     runs = [Run(p, r, w, k, h) for p, h in targets
             for r in study.get("regimes", []) for w in study.get("workloads", []) for k in reps]
     sweep = study.get("keepalive_sweep") or {}

@@ -33,6 +33,17 @@ class StorageSettings:
         endpoint = env.get("VSB_S3_ENDPOINT")
         if not endpoint:
             raise StageError("VSB_S3_ENDPOINT is not set: the runtime needs an S3 endpoint URL")
+        # Keys may come as files (OpenFaaS mounts secrets under /var/openfaas/secrets/):
+        # VSB_S3_SECRETS_DIR/access_key and /secret_key, where the variables are unset.
+        folder = env.get("VSB_S3_SECRETS_DIR")
+        for var, name in (("AWS_ACCESS_KEY_ID", "access_key"),
+                          ("AWS_SECRET_ACCESS_KEY", "secret_key")):
+            if folder and var not in env:
+                try:
+                    env[var] = (Path(folder) / name).read_text().strip()
+                except OSError:
+                    raise StageError(f"VSB_S3_SECRETS_DIR={folder} has no readable {name} "
+                                     f"file: mount the object store's Secret there") from None
         return cls(
             endpoint_url=endpoint,
             bucket=env.get("VSB_S3_BUCKET", cls.bucket),

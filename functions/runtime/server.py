@@ -289,7 +289,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--function", default=os.environ.get("VSB_FUNCTION"),
                         required=not os.environ.get("VSB_FUNCTION"),
                         help="function name, e.g. ffmpeg-0 (default: $VSB_FUNCTION, as images set)")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default=os.environ.get("VSB_LISTEN_HOST", "127.0.0.1"),
+                        help="address to listen on (default: $VSB_LISTEN_HOST, else loopback)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")))
     parser.add_argument("--replica-id", default=None)
     args = parser.parse_args(argv)

@@ -1,5 +1,7 @@
 """The embedded platform on one machine: an S3 server, the gateway and replicas (processes,
-or containers with ``host="container"``).
+containers with ``host="container"``, or pods of a Kubernetes cluster with
+``host="kubernetes"``: the gateway then plays faas-netes' part, and it and the S3 server
+listen on the address pods reach, the pod bridge's, instead of loopback).
 
 ``EmbeddedPlatform`` runs the gateway on a private event loop in a thread of the calling
 process: ``vsbench platform up`` runs it in a background daemon; ``vsbench process`` and the
@@ -31,17 +33,21 @@ from .storage import StorageConfig
 class EmbeddedPlatform:
     def __init__(self, state_dir: Path, storage: StorageConfig | None = None,
                  enforce_memory: bool = True, host: str = "process", engine: str = "podman",
-                 cpus: float | None = None):
+                 cpus: float | None = None, kubeconfig: Path | None = None,
+                 registry: str = ""):
         if host not in HOSTS:
             raise VsbError(f"unknown replica host {host!r}; choose one of {', '.join(HOSTS)}")
         self.state_dir = state_dir
         self.host = host
         self.engine = engine
         self.cpus = cpus  # container host: CPU quota per replica (--cpus); None = no quota
+        self.kubeconfig = kubeconfig
+        self.registry = registry
+        self.bind = advertise_address(host, kubeconfig)
         self.lock = PlatformLock(state_dir)
         self.provider: ProcessProvider | ContainerProvider | None = None
         self.leftovers_removed = 0
-        self.s3 = S3Server(state_dir, storage or StorageConfig())
+        self.s3 = S3Server(state_dir, storage or StorageConfig(), host=self.bind)
         self.logs = PlatformLogs(state_dir / "events")
         self.auth_file = state_dir / "basic-auth"
         self.auth: BasicAuth | None = None
@@ -61,11 +67,19 @@ class EmbeddedPlatform:
     def admin(self) -> GatewayAdmin:
         return GatewayAdmin(self.gateway_url, self.auth.as_tuple() if self.auth else None)
 
-    def _provider(self, telemetry: Path) -> ProcessProvider | ContainerProvider:
+    def _provider(self, telemetry: Path):
         env = {**self.s3.settings().to_env(), "VSB_TELEMETRY_DIR": str(telemetry),
                "VSB_GATEWAY_AUTH_FILE": str(self.auth_file)}
         if self.host == "process":
             return ProcessProvider(self.state_dir / "replicas", env)
+        if self.host == "kubernetes":
+            from .kubernetes_provider import KubernetesProvider, default_kubeconfig
+
+            provider = KubernetesProvider(self.kubeconfig or default_kubeconfig(), env,
+                                          telemetry, self.state_dir, self.auth_file,
+                                          registry=self.registry)
+            self.leftovers_removed = provider.cleanup()
+            return provider
         provider = ContainerProvider(self.state_dir / "replicas", env, self.state_dir,
                                      self.lock.path, telemetry, self.auth_file,
                                      engine=self.engine, cpus=self.cpus)
@@ -87,7 +101,7 @@ class EmbeddedPlatform:
             telemetry = self.state_dir / "telemetry"
             telemetry.mkdir(parents=True, exist_ok=True)
             self.provider = self._provider(telemetry)
-            self.gateway = Gateway(self.provider, self.logs, self.auth,
+            self.gateway = Gateway(self.provider, self.logs, self.auth, host=self.bind,
                                    enforce_memory=self.enforce_memory)
             self.gateway.start_in_thread()
             self.provider.base_env["VSB_GATEWAY_URL"] = self.gateway.url
@@ -119,6 +133,9 @@ class EmbeddedPlatform:
                "state_dir": str(self.state_dir), "bucket": self.s3.bucket, "host": self.host}
         if self.host == "container":
             out.update(engine=self.engine, cpus=self.cpus)
+        if self.host == "kubernetes":
+            out.update(kubeconfig=str(self.provider.kubeconfig),
+                       namespace=self.provider.namespace, registry=self.registry)
         return out
 
     def stop(self) -> None:
@@ -128,6 +145,8 @@ class EmbeddedPlatform:
                 self.gateway = None
             if self.provider is not None:
                 self.provider.cleanup()  # anything the pools did not stop
+                if hasattr(self.provider, "close"):
+                    self.provider.close()
             self.s3.stop()
             self.logs.close()
         finally:
@@ -138,3 +157,27 @@ class EmbeddedPlatform:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+ENV_ADVERTISE = "VSB_ADVERTISE_ADDRESS"
+
+
+def advertise_address(host: str, kubeconfig: Path | None) -> str:
+    """Where the gateway and the S3 server listen: loopback, except for pods, which reach
+    the host at the local cluster's bridge address (or ``$VSB_ADVERTISE_ADDRESS``)."""
+    import os
+
+    if host != "kubernetes":
+        return "127.0.0.1"
+    if os.environ.get(ENV_ADVERTISE):
+        return os.environ[ENV_ADVERTISE]
+    from ..cluster.components import BRIDGE_IP
+    from ..cluster.local import kubeconfig_path
+    from .kubernetes_provider import default_kubeconfig
+
+    kubeconfig = kubeconfig or default_kubeconfig()
+    if Path(kubeconfig).resolve() == kubeconfig_path().resolve():
+        return BRIDGE_IP
+    raise VsbError(f"pods on the cluster of {kubeconfig} must reach this machine's gateway "
+                   f"and object store: set {ENV_ADVERTISE} to an address of this machine "
+                   f"they can reach")

@@ -212,14 +212,15 @@ class Gateway:
         env = {k: str(v) for k, v in (body.get("envVars") or {}).items()}
         env["VSB_MAX_INFLIGHT"] = str(policy.max_inflight)  # the runtime enforces it too
         try:
-            return self.provider.factory(body["service"], env, body.get("image") or "")
+            return self.provider.factory(body["service"], env, body.get("image") or "",
+                                         policy=policy)
         except VsbError as exc:  # e.g. no image for it: the deployer can act on that
             raise web.HTTPBadRequest(text=str(exc)) from None
 
-    def _make_pool(self, body: dict, policy: ScalingPolicy) -> ScalingPool:
+    def _make_pool(self, body: dict, policy: ScalingPolicy, factory) -> ScalingPool:
         # Where the kernel enforces the limit (containers), the RSS watchdog stays out of it.
         watchdog = self.enforce_memory and not getattr(self.provider, "enforces_memory", False)
-        return ScalingPool(body["service"], policy, self._factory(body, policy), self.logs,
+        return ScalingPool(body["service"], policy, factory, self.logs,
                            image=body.get("image", ""), labels=body.get("labels") or {},
                            enforce_memory=watchdog)
 
@@ -228,8 +229,12 @@ class Gateway:
         name = body["service"]
         if name in self.pools:
             return _error(409, "exists", f"function {name} already exists; PUT to update")
+        # Off the event loop: a provider may import an image or call a cluster API.
+        factory = await asyncio.to_thread(self._factory, body, policy)
+        if name in self.pools:
+            return _error(409, "exists", f"function {name} already exists; PUT to update")
         self.deployments[name] = body
-        self.pools[name] = self._make_pool(body, policy)
+        self.pools[name] = self._make_pool(body, policy, factory)
         self.pools[name].reconcile()  # min_replicas start now
         return web.Response(status=202, text=f"deployed {name}")
 
@@ -242,7 +247,7 @@ class Gateway:
         old = self.deployments[name]
         replace = (old.get("image"), old.get("envVars")) != (body.get("image"),
                                                               body.get("envVars"))
-        factory = self._factory(body, policy) if replace else None
+        factory = await asyncio.to_thread(self._factory, body, policy) if replace else None
         self.deployments[name] = body
         pool.policy = policy
         pool.labels = body.get("labels") or {}

@@ -27,7 +27,7 @@ from .policy import ScalingPolicy
 from .process_replica import ProcessReplica
 from .scaling import ReplicaFactory
 
-HOSTS = ("process", "container")  # where replicas run; the first is the default
+HOSTS = ("process", "container", "kubernetes")  # where replicas run; the first is the default
 DEFAULT_HOST = HOSTS[0]
 
 
@@ -42,6 +42,24 @@ def add_host_arguments(parser, when: str = "") -> None:
                         help=f"{when}the container engine (--host container)")
     parser.add_argument("--cpus", type=float, default=None,
                         help=f"{when}CPU quota per container replica (default: none)")
+    parser.add_argument("--kubeconfig", default=None,
+                        help=f"{when}the cluster (--host kubernetes; default: $KUBECONFIG, "
+                             f"else the local cluster of `vsbench cluster up`)")
+    parser.add_argument("--registry", default=None,
+                        help=f"{when}push images here and pods pull them (--host kubernetes on "
+                             f"a real cluster; default: import into the local cluster)")
+
+
+ENV_REGISTRY = "VSB_REGISTRY"
+
+
+def apply_host_env(args) -> None:
+    """``--kubeconfig``/``--registry`` travel as ``KUBECONFIG``/``$VSB_REGISTRY`` to the
+    platform daemon (one definition, read by the Kubernetes provider)."""
+    if getattr(args, "kubeconfig", None):
+        os.environ["KUBECONFIG"] = str(Path(args.kubeconfig).resolve())
+    if getattr(args, "registry", None):
+        os.environ[ENV_REGISTRY] = args.registry
 # Functions that call the gateway themselves and so get its credentials file.
 GATEWAY_CLIENTS = frozenset({"orchestrator"})
 ENV_IMAGE = "VSB_CONTAINER_IMAGE"
@@ -60,7 +78,8 @@ class ProcessProvider:
     name = "process"
     enforces_memory = False  # the pool's RSS watchdog does
 
-    def factory(self, function: str, env: dict[str, str], image: str = "") -> ReplicaFactory:
+    def factory(self, function: str, env: dict[str, str], image: str = "",
+                policy: ScalingPolicy | None = None) -> ReplicaFactory:
         """``image`` names the build (vsbench/<fn>:<fingerprint>); processes run this tree."""
         merged = {**self.base_env, **env}
 
@@ -128,7 +147,8 @@ class ContainerProvider:
                            f"store): run `vsbench build --images {function}`")
         return image
 
-    def factory(self, function: str, env: dict[str, str], image: str = "") -> ReplicaFactory:
+    def factory(self, function: str, env: dict[str, str], image: str = "",
+                policy: ScalingPolicy | None = None) -> ReplicaFactory:
         merged = {**self.base_env, **env}
         mounts: list[tuple[Path, str]] = [(self.telemetry_dir, "rw")]
         if self.auth_file is not None and function in GATEWAY_CLIENTS:

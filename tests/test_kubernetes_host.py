@@ -1,0 +1,142 @@
+"""The Kubernetes host on the local cluster: each function a Deployment the gateway scales,
+replicas are its pods. Skipped (failed under VSB_REQUIRE_CLUSTER=1) when the cluster cannot
+be had, naming what is missing."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from conftest import wait_for
+
+from vsbench.errors import VsbError
+from vsbench.platform.policy import ScalingPolicy
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def noop_image(podman):
+    from vsbench.images import image_for
+
+    try:
+        image = image_for("noop")
+    except VsbError as exc:
+        from conftest import _missing
+
+        _missing(str(exc))
+    return image
+
+
+@pytest.fixture(scope="module")
+def platform(local_cluster, noop_image, tmp_path_factory):
+    from vsbench.platform.embedded import EmbeddedPlatform
+
+    with EmbeddedPlatform(tmp_path_factory.mktemp("kplatform"), host="kubernetes",
+                          kubeconfig=local_cluster) as p:
+        yield p
+    assert pods(p) == [], "the platform's stop left pods behind"
+    assert p.provider.apps.list_namespaced_deployment(
+        p.provider.namespace, label_selector=selector(p)).items == []
+
+
+def selector(platform) -> str:
+    return f"vsbench.platform={platform.provider.platform_id}"
+
+
+def pods(platform, function: str = "noop") -> list:
+    prov = platform.provider
+    return [p for p in prov.core.list_namespaced_pod(
+        prov.namespace, label_selector=f"{selector(platform)},vsbench.function={function}").items
+        if p.metadata.deletion_timestamp is None]
+
+
+def deployment(platform, function: str = "noop"):
+    prov = platform.provider
+    return prov.apps.read_namespaced_deployment(f"vsb-{function}", prov.namespace)
+
+
+def invoke(platform, timeout=120):
+    return requests.post(f"{platform.gateway_url}/function/noop", timeout=timeout,
+                         json={"request_id": "t", "stage": "noop", "config": {}})
+
+
+def test_cold_regime_scales_a_deployment_from_zero_and_back(platform, noop_image):
+    policy = ScalingPolicy(min_replicas=0, max_replicas=2, idle_timeout_s=2.0,
+                           memory_mb=128).validate()
+    platform.admin().deploy("noop", policy, noop_image)
+    dep = deployment(platform)
+    assert dep.spec.replicas == 0 and pods(platform) == []  # deployed, nothing runs
+    container = dep.spec.template.spec.containers[0]
+    assert container.resources.limits["memory"] == "128Mi"
+    assert container.readiness_probe.http_get.path == "/_/ready"
+    assert container.image_pull_policy == "Never" and container.image == noop_image
+    assert not container.env or all(e.name == "VSB_REPLICA_ID" for e in container.env)
+
+    r = invoke(platform)
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Vsb-Cold"] == "1"
+    rid = r.headers["X-Vsb-Replica"]
+    [pod] = pods(platform)
+    assert deployment(platform).spec.replicas == 1
+    assert pod.status.pod_ip.startswith("10.244.0.")  # on the pod bridge
+    warm = invoke(platform)
+    assert warm.status_code == 200 and warm.headers["X-Vsb-Cold"] == "0"
+    assert warm.headers["X-Vsb-Replica"] == rid
+
+    wait_for(lambda: pods(platform) == [], timeout=60, what="pod gone after the idle timeout")
+    assert deployment(platform).spec.replicas == 0
+    [rec] = platform.logs.replicas.where(replica_id=rid)
+    assert rec["host"] == "kubernetes" and rec["stop_reason"] == "idle"
+    assert rec["pod"] == pod.metadata.name
+    order = [rec["spawn_ts"], rec["pod_created_ts"], rec["scheduled_ts"],
+             rec["process_start_ts"], rec["runtime_up_ts"], rec["ready_ts"], rec["stop_ts"]]
+    assert None not in order and order == sorted(order), order
+    assert rec["scheduled_ts"] < rec["address_seen_ts"] < rec["stop_ts"]
+    events = [e["reason"] for e in platform.logs.scale_events.where(function="noop")]
+    assert "idle" in events
+    platform.admin().remove("noop")
+
+
+def test_scale_down_removes_the_idle_pod_not_a_busy_one(platform, noop_image):
+    """Two replicas; the idle one times out: the ReplicaSet deletes exactly its pod."""
+    policy = ScalingPolicy(min_replicas=2, max_replicas=2, idle_timeout_s=None,
+                           memory_mb=128).validate()
+    admin = platform.admin()
+    admin.deploy("noop", policy, noop_image)
+    admin.wait_available(["noop"])
+    pool = platform.gateway.pools["noop"]
+    wait_for(lambda: len(pool.ready()) == 2, timeout=120, what="two ready replicas")
+    keep, drop = pool.ready()
+    names = {keep.replica.pod.name, drop.replica.pod.name}
+    assert {p.metadata.name for p in pods(platform)} == names
+    drop.replica.stop()
+    wait_for(lambda: {p.metadata.name for p in pods(platform)} == {keep.replica.pod.name},
+             timeout=60, what="only the stopped replica's pod deleted")
+    assert keep.replica.alive()
+    admin.remove("noop")
+    wait_for(lambda: pods(platform) == [], timeout=60, what="pods gone after remove")
+
+
+def test_a_deleted_pod_is_a_dead_replica(platform, noop_image):
+    policy = ScalingPolicy(min_replicas=1, max_replicas=1, idle_timeout_s=None,
+                           memory_mb=128).validate()
+    admin = platform.admin()
+    admin.deploy("noop", policy, noop_image)
+    admin.wait_available(["noop"])
+    pool = platform.gateway.pools["noop"]
+    [slot] = pool.ready()
+    slot.replica.kill()
+    wait_for(lambda: not slot.replica.alive(), timeout=30, what="replica seen dead")
+    rid = slot.replica.replica_id
+    died = lambda: platform.logs.scale_events.where(function="noop",  # noqa: E731
+                                                    reason="replica_died", replica=rid)
+    wait_for(lambda: died(), timeout=30, what="replica_died event")
+    # min 1: a new replica comes up, on a new pod
+    wait_for(lambda: pool.ready() and pool.ready()[0] is not slot, timeout=120,
+             what="replacement ready")
+    assert pool.ready()[0].replica.pod.name != slot.replica.pod.name
+    r = invoke(platform)
+    assert r.status_code == 200, r.text
+    admin.remove("noop")
+    wait_for(lambda: pods(platform) == [], timeout=60, what="pods gone after remove")
+    assert "pod deleted" in died()[0]["exit_reason"]

@@ -1,0 +1,339 @@
+"""Replicas as pods of a Kubernetes Deployment, scaled by the gateway (faas-netes' part).
+
+Each function is a Deployment (plus a Service) in the provider's namespace. A replica of the
+scaling pool is one of its pods: starting a replica raises the Deployment's replica count and
+claims the oldest pod nobody has claimed; stopping one marks its pod with the lowest
+``controller.kubernetes.io/pod-deletion-cost`` and lowers the count, so the ReplicaSet
+removes that pod and no other. The ReplicaSet ranks unscheduled, pending and unready pods
+before any deletion cost, so a scale-down waits (bounded) until no other pod of the function
+ranks below its victim; scale operations of one function run one at a time.
+
+One watch per provider (every pod labelled with the platform) keeps each pod's state and the
+moment this process saw each milestone (created, scheduled, address and container running as
+the kubelet reports them, Ready): the platform's share of a cold start, on the gateway's clock.
+A replica is ready when the kubelet marks its pod Ready or, sooner, when the gateway's own
+probe of the runtime's ``/_/ready`` on the pod address answers 200 (as Knative's activator
+probes pods itself); both times are recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import VsbError
+
+PORT = 8080
+LABEL_FUNCTION = "vsbench.function"
+LABEL_PLATFORM = "vsbench.platform"
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+VICTIM_COST = str(-(2**31 - 1))
+
+
+@dataclass
+class PodView:
+    """What the watch knows of one pod, and when this process first saw each milestone."""
+
+    name: str
+    function: str
+    created_ts: float
+    uid: str = ""
+    scheduled_ts: float | None = None
+    ip: str | None = None
+    ip_ts: float | None = None
+    running_ts: float | None = None
+    ready_ts: float | None = None
+    restarts: int = 0
+    deleting: bool = False
+    gone: bool = False
+    phase: str = "Pending"
+    ready: bool = False
+    node: str | None = None
+    reason: str = ""  # waiting/terminated reason of its container, if any
+
+    def rank(self) -> tuple[int, int, int]:
+        """The ReplicaSet's first three deletion criteria: lower goes first."""
+        phase = {"Pending": 0, "Unknown": 1, "Running": 2}.get(self.phase, 0)
+        return (1 if self.node else 0, phase, 1 if self.ready else 0)
+
+
+def update_view(view: PodView, pod, now: float) -> None:
+    view.uid = pod.metadata.uid or view.uid
+    view.node = pod.spec.node_name
+    if view.node and view.scheduled_ts is None:
+        view.scheduled_ts = now
+    view.phase = pod.status.phase or "Pending"
+    if pod.status.pod_ip and view.ip is None:
+        view.ip, view.ip_ts = pod.status.pod_ip, now
+    view.deleting = pod.metadata.deletion_timestamp is not None
+    for cs in pod.status.container_statuses or []:
+        view.restarts = cs.restart_count or 0
+        if cs.state and cs.state.running and view.running_ts is None:
+            view.running_ts = now
+        st = cs.state.waiting or cs.state.terminated if cs.state else None
+        view.reason = (st.reason or "") if st else ""
+    ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+    view.ready = ready
+    if ready and view.ready_ts is None:
+        view.ready_ts = now
+
+
+class FunctionScaler:
+    """One function's Deployment: its replica count, its pods, and who has claimed which."""
+
+    def __init__(self, provider, function: str, deployment: str):
+        self.provider = provider
+        self.function = function
+        self.deployment = deployment
+        self.pods: dict[str, PodView] = {}
+        self.claimed: dict[str, str] = {}  # pod name -> replica id
+        self.members = 0  # replicas started and not yet released: the replica count
+        self.cond = threading.Condition()
+        self.op_lock = threading.Lock()  # one scale operation at a time
+
+    # --- the watch feeds these ------------------------------------------------------------
+    def observe(self, kind: str, pod, now: float) -> None:
+        with self.cond:
+            name = pod.metadata.name
+            view = self.pods.get(name)
+            if view is None:
+                if kind == "DELETED":
+                    return
+                view = self.pods[name] = PodView(name, self.function, now)
+            update_view(view, pod, now)
+            if kind == "DELETED":
+                view.gone = True
+                self.pods.pop(name, None)
+            self.cond.notify_all()
+
+    # --- scaling --------------------------------------------------------------------------
+    def _set_replicas(self) -> None:
+        self.provider.apps.patch_namespaced_deployment_scale(
+            self.deployment, self.provider.namespace, {"spec": {"replicas": self.members}},
+            _request_timeout=30)
+
+    def claim(self, replica_id: str, timeout_s: float) -> PodView:
+        """Add one pod to the Deployment and claim it (the oldest unclaimed one)."""
+        with self.op_lock:
+            with self.cond:
+                self.members += 1
+            self._set_replicas()
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while True:
+                free = [v for v in self.pods.values()
+                        if v.name not in self.claimed and not v.deleting and not v.gone]
+                if free:
+                    view = min(free, key=lambda v: v.created_ts)
+                    self.claimed[view.name] = replica_id
+                    return view
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.members -= 1
+                    break
+                self.cond.wait(min(left, 1.0))
+        with self.op_lock:
+            self._set_replicas()
+        raise VsbError(f"no pod of {self.deployment} appeared within {timeout_s:.0f} s "
+                       f"(namespace {self.provider.namespace}); see the Deployment's events")
+
+    def release(self, view: PodView | None, grace_s: float, force: bool = False) -> None:
+        """Remove the claimed pod ``view`` (or, when it is gone, one pod) from the count."""
+        with self.op_lock:
+            core, ns = self.provider.core, self.provider.namespace
+            alive = view is not None and not view.gone and not view.deleting
+            if alive:
+                try:
+                    core.patch_namespaced_pod(view.name, ns, {"metadata": {"annotations": {
+                        DELETION_COST: VICTIM_COST}}}, _request_timeout=30)
+                except Exception:  # noqa: BLE001 - gone meanwhile
+                    alive = False
+            if alive and not force:
+                self._wait_lowest(view, 30.0)
+            with self.cond:
+                self.members = max(0, self.members - 1)
+                if view is not None:
+                    self.claimed.pop(view.name, None)
+            self._set_replicas()
+            if alive:
+                self._wait_deleting(view, 10.0)
+                if force or grace_s <= 0:
+                    self.provider.delete_pod(view.name, 0)
+
+    def _wait_lowest(self, victim: PodView, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while time.monotonic() < deadline:
+                others = [v for v in self.pods.values() if v.name != victim.name
+                          and not v.deleting and not v.gone]
+                if all(v.rank() >= victim.rank() for v in others):
+                    return
+                self.cond.wait(0.5)
+
+    def _wait_deleting(self, victim: PodView, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while time.monotonic() < deadline and not (victim.deleting or victim.gone):
+                self.cond.wait(0.5)
+
+
+@dataclass
+class KubernetesReplica:
+    function: str
+    replica_id: str
+    scaler: FunctionScaler
+    memory_mb: int
+    probe: bool = True  # ready when our own /_/ready probe answers, not only when kubelet says
+    spawn_ts: float = 0.0
+    scaled_ts: float | None = None  # the replica-count patch returned
+    ready_ts: float | None = None
+    probe_ready_ts: float | None = None
+    pod: PodView | None = None
+    runtime: dict[str, Any] = field(default_factory=dict)  # the runtime's own lifecycle
+    init_error: str | None = None
+    _released: bool = field(default=False, repr=False)
+    _killed: bool = field(default=False, repr=False)
+    _restarts0: int = field(default=0, repr=False)
+
+    host = "kubernetes"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.pod.ip}:{PORT}" if self.pod and self.pod.ip else ""
+
+    @property
+    def pid(self) -> int | None:
+        return self.runtime.get("pid")
+
+    def spawn(self) -> None:
+        self.spawn_ts = time.time()
+        self.pod = self.scaler.claim(self.replica_id, self.scaler.provider.start_timeout_s)
+        self.scaled_ts = time.time()
+        self._restarts0 = self.pod.restarts
+
+    def _probe(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/_/ready", timeout=1) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        cond, view = self.scaler.cond, self.pod
+        reason = f"not ready after {timeout_s:.0f} s"
+        while time.monotonic() < deadline:
+            with cond:
+                if view.gone or view.deleting:
+                    reason = "its pod was deleted during start-up"
+                    break
+                if view.reason in ("ErrImageNeverPull", "CrashLoopBackOff", "ErrImagePull",
+                                   "CreateContainerConfigError", "CreateContainerError",
+                                   "InvalidImageName", "Error", "OOMKilled"):
+                    reason = f"pod {view.name}: {view.reason}"
+                    break
+                if view.ready:
+                    self.ready_ts = time.time()
+                    break
+                has_ip = view.ip is not None and view.running_ts is not None
+                if not has_ip or not self.probe:
+                    cond.wait(0.5)
+                    continue
+            if self._probe():
+                self.probe_ready_ts = self.ready_ts = time.time()
+                break
+            time.sleep(0.02)
+        if self.ready_ts is None:
+            self.init_error = reason
+            self.stop()
+            raise VsbError(f"replica {self.replica_id} of {self.function} ({reason}); see "
+                           f"the pod's events in namespace {self.scaler.provider.namespace}")
+        self._read_runtime()
+
+    def _read_runtime(self) -> None:
+        try:
+            with urllib.request.urlopen(f"{self.url}/_/telemetry", timeout=5) as resp:
+                self.runtime = json.loads(resp.read()).get("lifecycle") or {}
+        except (OSError, ValueError):
+            self.runtime = {}
+
+    def telemetry(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/_/telemetry", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def alive(self) -> bool:
+        v = self.pod
+        if v is None or self._released:
+            return False
+        if v.gone or v.deleting or v.restarts != self._restarts0:
+            # Died (deleted, evicted, or its container restarted): its place in the replica
+            # count goes too, off the caller's thread (the gateway's event loop).
+            self._released = True
+            threading.Thread(target=self.scaler.release, args=(v, 0, True), daemon=True,
+                             name=f"release-{self.replica_id}").start()
+            return False
+        return True
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        if self._released or self.pod is None:
+            return
+        self._released = True
+        self.scaler.release(self.pod, grace_s)
+
+    def kill(self) -> None:
+        """SIGKILL-like: the pod is deleted at once (grace 0); the ReplicaSet will replace it
+        until the pool releases this replica."""
+        if self.pod is not None and not self.pod.gone:
+            self._killed = True
+            self.scaler.provider.delete_pod(self.pod.name, 0)
+
+    def rss_mb(self) -> float:
+        from .container_replica import cgroup_memory_mb, memory_cgroup
+
+        pid = self.pid
+        if pid and self.scaler.provider.local:
+            cg = memory_cgroup(pid)
+            mb = cgroup_memory_mb(cg) if cg is not None else None
+            if mb is not None:
+                return mb
+        return 0.0
+
+    def exit_info(self) -> dict[str, Any]:
+        v = self.pod
+        if v is None:
+            return {"exit_code": None, "exit_reason": "never had a pod"}
+        if self._killed:
+            words = "pod deleted (killed)"
+        elif v.restarts != self._restarts0:
+            words = f"container restarted by the kubelet ({v.reason or 'exit'})"
+        elif v.gone or v.deleting:
+            words = "pod deleted"
+        else:
+            words = "still running"
+        return {"exit_code": None, "oom_killed": v.reason == "OOMKilled",
+                "exit_reason": f"{words}; pod {v.name}"}
+
+    def lifecycle(self) -> dict[str, Any]:
+        v = self.pod
+        rt = self.runtime
+        out = {"host": self.host, "pod": v.name if v else None,
+               "namespace": self.scaler.provider.namespace, "scaled_ts": self.scaled_ts,
+               "probe_ready_ts": self.probe_ready_ts}
+        if v is not None:
+            out.update(pod_created_ts=v.created_ts, scheduled_ts=v.scheduled_ts,
+                       # the kubelet posts the address with the container's start: this is
+                       # when it said so, not when the sandbox was ready
+                       address_seen_ts=v.ip_ts, container_running_ts=v.running_ts,
+                       kubelet_ready_ts=v.ready_ts,
+                       # the startup table's engine columns: scale → pod object; scheduled →
+                       # the container's process
+                       create_done_ts=v.created_ts, start_call_ts=v.scheduled_ts)
+        for key in ("process_start_ts", "runtime_up_ts", "init_done_ts", "import_ms",
+                    "init_ms"):
+            if rt.get(key) is not None:
+                out[key] = rt[key]
+        return out
