@@ -33,9 +33,10 @@ def run_summaries(wildcards=None):
 
 
 def experiment_builds(wildcards):
-    """A run needs every function built; on the container host, every image too."""
+    """A run needs every function built; on the container and Kubernetes hosts, every
+    image too."""
     records = [f"{RESULTS}/builds/{fn}.json" for fn in FUNCTIONS]
-    if split_platform_label(wildcards.platform)[1] == "container":
+    if split_platform_label(wildcards.platform)[1] in ("container", "kubernetes"):
         records += [f"{RESULTS}/builds/{fn}.image.json" for fn in FUNCTIONS]
     return records
 

@@ -70,6 +70,14 @@ THREATS_CONTAINER = (
     "their cold starts contain the engine's create and start and the container's set-up, but "
     "not an image pull, pod sandbox or CNI set-up as on Kubernetes.")
 
+THREATS_KUBERNETES = (
+    "Kubernetes replicas are pods of a local single-node cluster (Kubernetes built from its "
+    "release's Go modules, containerd 1.6, runc, a CNI bridge) on the same two cores as the "
+    "gateway, the object store and the control plane; images are imported, never pulled, and "
+    "the gateway routes to a pod once its own probe of the runtime answers (not after the "
+    "kubelet's 1 s readiness period), so cold starts contain scheduling, the pod sandbox and "
+    "CNI set-up but no image pull, no kube-proxy or DNS hop, and no multi-node placement.")
+
 
 # --- formatting --------------------------------------------------------------------------------
 
@@ -591,6 +599,8 @@ def _threats(t: dict[str, pd.DataFrame]) -> list[str]:
         out.append(THREATS_PROCESS)
     if "container" in hosts:
         out.append(THREATS_CONTAINER)
+    if "kubernetes" in hosts:
+        out.append(THREATS_KUBERNETES)
     if len(runs):
         reps = runs.groupby(["platform", "regime", "workload"])["rep"].nunique()
         ok = pd.to_numeric(runs["ok"], errors="coerce")

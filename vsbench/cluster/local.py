@@ -280,7 +280,14 @@ def api_client(kubeconfig: Path):
     except ImportError:
         raise VsbError("the Kubernetes platform needs the `kubernetes` package: "
                        "pip install 'vsbench[cluster]'") from None
-    return config.new_client_from_config(str(kubeconfig)), client
+    if not Path(kubeconfig).is_file():
+        hint = ("the local cluster is not up: run `vsbench cluster up`"
+                if Path(kubeconfig) == kubeconfig_path() else "pass --kubeconfig FILE")
+        raise VsbError(f"no kubeconfig at {kubeconfig}; {hint}")
+    try:
+        return config.new_client_from_config(str(kubeconfig)), client
+    except Exception as exc:  # noqa: BLE001 - malformed file: one line
+        raise VsbError(f"kubeconfig {kubeconfig} cannot be used: {exc}") from None
 
 
 def node_ready(kubeconfig: Path) -> bool:
