@@ -303,7 +303,11 @@ def main() -> int:
                     help="kubernetes: goal for what the platform adds (median)")
     ap.add_argument("--platform", choices=["embedded", "kubernetes"], default=None,
                     help="kubernetes = --host kubernetes (the gateway scaling Deployments)")
+    ap.add_argument("--k8s-ready", choices=["probe", "kubelet"], default="probe",
+                    help="kubernetes: a pod is ready when the gateway's probe answers, or "
+                         "only when the kubelet marks it Ready (its 1 s probe period)")
     args = ap.parse_args()
+    os.environ["VSB_K8S_READY"] = args.k8s_ready
     if args.platform == "kubernetes":
         args.host = "kubernetes"
     from vsbench.platform.providers import apply_host_env

@@ -173,3 +173,41 @@ def test_deletion_rank_orders_pods_as_the_replicaset_does():
     ready = PodView("d", "f", 1.0, node="n", phase="Running", ready=True)
     assert sorted([ready, running, scheduled, pending], key=PodView.rank) == \
         [pending, scheduled, running, ready]
+
+
+def test_without_root_up_and_setup_say_what_to_run(monkeypatch):
+    from vsbench.cluster import local, setup
+    from vsbench.errors import VsbError
+
+    monkeypatch.setattr(local.os, "geteuid", lambda: 1000)
+    with pytest.raises(VsbError, match="needs root.*sudo vsbench cluster up"):
+        local.cluster_up()
+    monkeypatch.setattr(setup.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(setup, "_missing", lambda: ["containerd", "gcc"])
+    with pytest.raises(VsbError) as exc:
+        setup.install_system()
+    assert "apt-get install -y containerd gcc" in str(exc.value)
+
+
+def test_missing_kubeconfig_is_one_line(tmp_path):
+    from vsbench.cluster.local import api_client
+    from vsbench.errors import VsbError
+
+    with pytest.raises(VsbError, match="no kubeconfig at .*pass --kubeconfig"):
+        api_client(tmp_path / "nope")
+    bad = tmp_path / "bad"
+    bad.write_text("this: [is not a kubeconfig")
+    with pytest.raises(VsbError, match="cannot be used"):
+        api_client(bad)
+
+
+def test_platform_labels_name_kubernetes_as_a_platform():
+    from vsbench.study import platform_label, split_platform_label, study_runs
+
+    assert platform_label("embedded", "kubernetes") == "kubernetes"
+    assert split_platform_label("kubernetes") == ("embedded", "kubernetes")
+    config = {"study": {"platforms": ["embedded", "kubernetes"], "regimes": ["cold"],
+                        "workloads": ["w"], "repetitions": 1},
+              "workloads": {"w": {}}}
+    assert [(r.label, r.host) for r in study_runs(config)] == [
+        ("embedded", "process"), ("kubernetes", "kubernetes")]

@@ -130,8 +130,12 @@ def build_cluster_binaries(version: str = KUBERNETES_VERSION, force: bool = Fals
                            log=print) -> BuildResult:
     """Build every binary that is missing (all with ``force``)."""
     t0 = time.perf_counter()
-    go = find_go()
     out = bin_dir(version)
+    if binaries_present(version) and not force:
+        versions = json.loads((out / "versions.json").read_text()) if (
+            out / "versions.json").exists() else {}
+        return BuildResult(version, versions.get("etcd", "?"), time.perf_counter() - t0, [])
+    go = find_go()
     src = cluster_home() / "src" / f"v{version}"
     src.mkdir(parents=True, exist_ok=True)
     info = json.loads(_go(go, ["mod", "download", "-json", f"k8s.io/kubernetes@v{version}"],

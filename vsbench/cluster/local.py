@@ -213,7 +213,7 @@ def cluster_up(version: str = KUBERNETES_VERSION, log=print, timeout_s: float = 
 
 def _bring_up(layout: comp.Layout, record: dict, version: str, seconds: dict, t0: float,
               timeout_s: float) -> UpResult:
-    from .images import PAUSE_IMAGE, build_pause, cluster_images, import_archive
+    from .images import PAUSE_IMAGE, cluster_images, import_archive
     from .pki import make_pki, write_kubeconfig
 
     make_bridge()
@@ -225,8 +225,7 @@ def _bring_up(layout: comp.Layout, record: dict, version: str, seconds: dict, t0
                          pki.clients[name], name)
     write_kubeconfig(layout.component_kubeconfig("kubelet"), layout.server, pki.ca.cert,
                      pki.kubelet, f"system:node:{comp.NODE_NAME}")
-    source = _pause_source(version)
-    pause = build_pause(source, cluster_home() / "images")
+    pause = ensure_pause(version)
     comp.write_configs(layout, pki, find_cni_bin(), PAUSE_IMAGE)
     cmds = comp.commands(layout, pki)
     procs = record["procs"]
@@ -261,16 +260,24 @@ def _bring_up(layout: comp.Layout, record: dict, version: str, seconds: dict, t0
     return UpResult(layout.kubeconfig, seconds, version)
 
 
-def _pause_source(version: str) -> Path:
-    import glob
+def ensure_pause(version: str = KUBERNETES_VERSION) -> Path:
+    """The pause image archive, built once from the release's ``pause.c`` (the module's
+    source, from the Go module cache or the proxy)."""
+    from .build import find_go
+    from .images import build_pause
 
-    mod = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True,
-                         timeout=60).stdout.strip() if shutil.which("go") else ""
-    hits = glob.glob(f"{mod}/k8s.io/kubernetes@v{version}/build/pause/linux/pause.c")
-    if not hits:
-        raise VsbError(f"pause.c of Kubernetes v{version} is not in the Go module cache: "
-                       f"run `vsbench setup --cluster`")
-    return Path(hits[0])
+    archive = cluster_home() / "images" / "pause.tar"
+    if archive.is_file():
+        return archive
+    proc = subprocess.run([find_go(), "mod", "download", "-json",
+                           f"k8s.io/kubernetes@v{version}"], capture_output=True, text=True,
+                          timeout=900, cwd=cluster_home())
+    try:
+        source = Path(json.loads(proc.stdout)["Dir"]) / "build" / "pause" / "linux" / "pause.c"
+    except (ValueError, KeyError):
+        raise VsbError(f"cannot get the source of Kubernetes v{version} for its pause image: "
+                       f"{proc.stderr.strip()[-200:]}") from None
+    return build_pause(source, archive.parent)
 
 
 def api_client(kubeconfig: Path):

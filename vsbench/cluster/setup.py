@@ -82,6 +82,11 @@ def run_cluster_setup(version: str = KUBERNETES_VERSION, log=print) -> list[Clus
     steps = [install_system(), check_python()]
     find_go()  # one clear line when Go is missing or too old
     result = build_cluster_binaries(version, log=log)
+    from .local import ensure_pause
+
+    t0 = time.perf_counter()
+    pause = ensure_pause(version)
+    steps.append(ClusterSetupStep("pause image", time.perf_counter() - t0, str(pause)))
     steps.append(ClusterSetupStep(
         "kubernetes", result.seconds,
         f"v{version} + etcd {result.etcd_version}: "

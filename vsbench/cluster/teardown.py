@@ -26,21 +26,27 @@ def _pids_matching(needle: str) -> list[int]:
     return out
 
 
-def _stop(pid: int, started: float, grace_s: float) -> None:
+def _stop_all(pids: list[tuple[int, float]], grace_s: float) -> None:
+    """SIGTERM every (pid, start time) still ours at once; SIGKILL what is left after
+    ``grace_s`` (pods are gone by now, so order no longer matters)."""
     import psutil
 
-    try:
-        p = psutil.Process(pid)
-        if abs(p.create_time() - started) >= 2:
-            return  # the pid now belongs to someone else
-        p.send_signal(signal.SIGTERM)
+    procs = []
+    for pid, started in pids:
         try:
-            p.wait(grace_s)
-        except psutil.TimeoutExpired:
+            p = psutil.Process(pid)
+            if abs(p.create_time() - started) < 2:  # else the pid is someone else's now
+                p.send_signal(signal.SIGTERM)
+                procs.append(p)
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for p in alive:
+        try:
             p.kill()
-            p.wait(10)
-    except psutil.Error:
-        pass
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=10)
 
 
 def delete_all_pods(kubeconfig: Path, timeout_s: float = 60) -> int:
@@ -131,10 +137,8 @@ def cluster_down(log=print) -> dict:
     procs = record.get("procs") or {}
     if "kube-apiserver" in procs and "kubelet" in procs and kubeconfig_path().exists():
         report["pods_left"] = delete_all_pods(kubeconfig_path())
-    for name in reversed(list(procs)):
-        info = procs[name]
-        _stop(info["pid"], info["started"], 10 if name in ("kubelet", "containerd") else 5)
-        report["stopped"].append(name)
+    _stop_all([(procs[n]["pid"], procs[n]["started"]) for n in reversed(list(procs))], 10)
+    report["stopped"] = list(reversed(list(procs)))
     runc_root = state / "containerd" / "runc"
     for ns, cid in _runc_containers(runc_root):
         subprocess.run(["runc", "--root", ns, "delete", "--force", cid], capture_output=True,

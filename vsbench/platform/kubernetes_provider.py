@@ -34,6 +34,7 @@ from .policy import ScalingPolicy
 from .scaling import ReplicaFactory
 
 NAMESPACE = "vsbench-fn"
+ENV_READY = "VSB_K8S_READY"  # probe | kubelet
 GATEWAY_CLIENTS = frozenset({"orchestrator"})
 
 
@@ -51,7 +52,8 @@ class KubernetesProvider:
     namespace: str = NAMESPACE
     # push/pull prefix on a real cluster; "" = import into the local one
     registry: str = field(default_factory=lambda: os.environ.get("VSB_REGISTRY", ""))
-    probe: bool = True
+    # ready when the gateway's own probe answers (default), or only when the kubelet says
+    probe: bool = field(default_factory=lambda: os.environ.get(ENV_READY, "probe") != "kubelet")
     start_timeout_s: float = 120.0
     local: bool = True
     platform_id: str = field(default="")
