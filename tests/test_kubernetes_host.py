@@ -79,6 +79,9 @@ def test_cold_regime_scales_a_deployment_from_zero_and_back(platform, noop_image
     [pod] = pods(platform)
     assert deployment(platform).spec.replicas == 1
     assert pod.status.pod_ip.startswith("10.244.0.")  # on the pod bridge
+    replica = platform.gateway.pools["noop"].ready()[0].replica
+    wait_for(lambda: replica.rss_mb() > 0, what="the pod's cgroup memory")
+    assert 1 < replica.rss_mb() < 128  # its own cgroup, found through its host pid
     warm = invoke(platform)
     assert warm.status_code == 200 and warm.headers["X-Vsb-Cold"] == "0"
     assert warm.headers["X-Vsb-Replica"] == rid
@@ -92,6 +95,12 @@ def test_cold_regime_scales_a_deployment_from_zero_and_back(platform, noop_image
              rec["process_start_ts"], rec["runtime_up_ts"], rec["ready_ts"], rec["stop_ts"]]
     assert None not in order and order == sorted(order), order
     assert rec["scheduled_ts"] < rec["address_seen_ts"] < rec["stop_ts"]
+    # the pod's own record, in whole seconds: scheduled, sandbox ready, container started
+    conds = rec["pod_conditions"]
+    assert {"PodScheduled", "PodReadyToStartContainers"} <= set(conds)
+    assert int(rec["spawn_ts"]) <= conds["PodScheduled"] <= rec["ready_ts"]
+    assert conds["PodScheduled"] <= conds["PodReadyToStartContainers"] <= rec["ready_ts"]
+    assert int(rec["spawn_ts"]) <= rec["container_started_at"] <= rec["ready_ts"]
     events = [e["reason"] for e in platform.logs.scale_events.where(function="noop")]
     assert "idle" in events
     platform.admin().remove("noop")

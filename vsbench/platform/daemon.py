@@ -74,6 +74,11 @@ def platform_up(state_dir: Path | None = None, storage: StorageConfig | None = N
         from ..images.engine import find_engine
 
         find_engine(engine)  # one clear line here rather than a dead daemon
+    if host == "kubernetes":
+        from ..cluster.local import api_client
+        from .kubernetes_provider import default_kubeconfig
+
+        api_client(default_kubeconfig())  # likewise: no cluster, or no client package
     storage = (storage or StorageConfig()).resolved()
     storage.check()  # likewise: a missing binary or credentials file is one line here
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,10 @@ class PodView:
     ready: bool = False
     node: str | None = None
     reason: str = ""  # waiting/terminated reason of its container, if any
+    # the pod's own record (whole seconds): condition type -> lastTransitionTime, and its
+    # container's startedAt; PodReadyToStartContainers is the sandbox (pause + CNI) ready
+    conditions: dict[str, float] = field(default_factory=dict)
+    started_at: float | None = None
 
     def rank(self) -> tuple[int, int, int]:
         """The ReplicaSet's first three deletion criteria: lower goes first."""
@@ -76,6 +80,12 @@ def update_view(view: PodView, pod, now: float) -> None:
             view.running_ts = now
         st = cs.state.waiting or cs.state.terminated if cs.state else None
         view.reason = (st.reason or "") if st else ""
+    for c in pod.status.conditions or []:
+        if c.status == "True" and c.last_transition_time is not None:
+            view.conditions[c.type] = c.last_transition_time.timestamp()
+    for cs in pod.status.container_statuses or []:
+        if cs.state and cs.state.running and cs.state.running.started_at:
+            view.started_at = cs.state.running.started_at.timestamp()
     ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
     view.ready = ready
     if ready and view.ready_ts is None:
@@ -198,6 +208,7 @@ class KubernetesReplica:
     _released: bool = field(default=False, repr=False)
     _killed: bool = field(default=False, repr=False)
     _restarts0: int = field(default=0, repr=False)
+    _host_pid: int | None = field(default=None, repr=False)
 
     host = "kubernetes"
 
@@ -207,7 +218,10 @@ class KubernetesReplica:
 
     @property
     def pid(self) -> int | None:
-        return self.runtime.get("pid")
+        """The runtime's pid as this host sees it (local cluster), else None."""
+        if self._host_pid is None and self.pod is not None and self.scaler.provider.local:
+            self._host_pid = host_pid_of(self.pod.name)
+        return self._host_pid
 
     def spawn(self) -> None:
         self.spawn_ts = time.time()
@@ -294,8 +308,8 @@ class KubernetesReplica:
     def rss_mb(self) -> float:
         from .container_replica import cgroup_memory_mb, memory_cgroup
 
-        pid = self.pid
-        if pid and self.scaler.provider.local:
+        pid = self.pid if self.ready_ts is not None else None
+        if pid:
             cg = memory_cgroup(pid)
             mb = cgroup_memory_mb(cg) if cg is not None else None
             if mb is not None:
@@ -331,9 +345,27 @@ class KubernetesReplica:
                        kubelet_ready_ts=v.ready_ts,
                        # the startup table's engine columns: scale → pod object; scheduled →
                        # the container's process
-                       create_done_ts=v.created_ts, start_call_ts=v.scheduled_ts)
+                       create_done_ts=v.created_ts, start_call_ts=v.scheduled_ts,
+                       pod_conditions=dict(v.conditions), container_started_at=v.started_at)
         for key in ("process_start_ts", "runtime_up_ts", "init_done_ts", "import_ms",
                     "init_ms"):
             if rt.get(key) is not None:
                 out[key] = rt[key]
         return out
+
+
+def host_pid_of(pod_name: str) -> int | None:
+    """The host pid of the function runtime in pod ``pod_name`` (same machine): the
+    process running ``functions.runtime`` whose ``HOSTNAME`` (set by the kubelet) is the
+    pod's name."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        if "functions.runtime" not in (proc.info["cmdline"] or []):
+            continue
+        try:
+            if proc.environ().get("HOSTNAME") == pod_name:
+                return proc.pid
+        except psutil.Error:
+            continue
+    return None
