@@ -48,3 +48,24 @@ def test_no_replicas_gives_an_empty_table_with_its_columns():
     empty = _run("embedded", [])
     assert startup_table([empty]).empty
     assert replica_components(pd.DataFrame({"function": ["x"]})).empty
+
+
+def test_platform_summary_follows_the_sign_of_the_data():
+    from vsbench.analysis.report import _startup_summary
+
+    st = pd.DataFrame([
+        {"function": "a", "platform": "embedded", "provision_ms": 100.0, "ready_ms": 500.0},
+        {"function": "b", "platform": "embedded", "provision_ms": 100.0, "ready_ms": 900.0},
+        {"function": "a", "platform": "kubernetes", "provision_ms": 700.0, "ready_ms": 1200.0},
+        {"function": "b", "platform": "kubernetes", "provision_ms": 650.0, "ready_ms": 1500.0},
+        {"function": "a", "platform": "embedded-container", "provision_ms": 40.0,
+         "ready_ms": 400.0},
+    ])
+    lines = _startup_summary(st)
+    assert len(lines) == 2
+    k8s = next(x for x in lines if "on kubernetes" in x)
+    assert "575 ms longer to provision" in k8s and "650 ms longer from spawn to ready" in k8s
+    assert "over the 2 functions" in k8s
+    ctr = next(x for x in lines if "on embedded-container" in x)
+    assert "60 ms shorter to provision" in ctr and "over the 1 function both" in ctr
+    assert _startup_summary(st[st["platform"] == "embedded"]) == []

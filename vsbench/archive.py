@@ -35,7 +35,8 @@ REPLICA_COLUMNS = [
     "function", "replica_id", "host", "memory_mb", "spawn_ts", "create_done_ts",
     "start_call_ts", "process_start_ts", "runtime_up_ts", "init_done_ts", "ready_ts", "stop_ts",
     "stop_reason", "import_ms", "init_ms", "served", "peak_rss_mb", "alive_s", "busy_s",
-    "alive_total_s", "busy_total_s"]
+    "alive_total_s", "busy_total_s", "pod", "scheduled_ts", "probe_ready_ts",
+    "kubelet_ready_ts"]
 
 
 def archive_dir(root: Path, platform: str, regime: str, workload: str, rep: int) -> Path:
@@ -127,6 +128,10 @@ def build_replicas(pool_log: list[dict], lifecycles: list[dict], invocations: pd
             "alive_s": max(0.0, min(stop, hi) - max(p.get("spawn_ts") or lo, lo)),
             "busy_s": _union_seconds(busy.get(rid, []), lo, hi),
             "alive_total_s": p.get("alive_s"), "busy_total_s": p.get("busy_s"),
+            # Kubernetes: the pod, and milestones as the gateway's pod watch saw them
+            "pod": p.get("pod"), "scheduled_ts": p.get("scheduled_ts"),
+            "probe_ready_ts": p.get("probe_ready_ts"),
+            "kubelet_ready_ts": p.get("kubelet_ready_ts"),
         })
     return _frame(rows, REPLICA_COLUMNS)
 

@@ -413,6 +413,37 @@ def _startup_rows(st: pd.DataFrame) -> list[list[str]]:
             for r in st.itertuples()]
 
 
+def _startup_summary(st: pd.DataFrame) -> list[str]:
+    """Per platform against the embedded one: how much longer (or shorter) a replica's start
+    was, median over the functions both started (words follow the sign of the data)."""
+    if st is None or st.empty or st["platform"].nunique() < 2:
+        return []
+    platforms = list(dict.fromkeys(st["platform"]))
+    base = "embedded" if "embedded" in platforms else platforms[0]
+    out = []
+    for pl in platforms:
+        if pl == base:
+            continue
+        a = st[st["platform"] == base].set_index("function")
+        b = st[st["platform"] == pl].set_index("function")
+        common = a.index.intersection(b.index)
+        if not len(common):
+            continue
+        parts = []
+        for col, what in (("provision_ms", "to provision (spawn → its process started)"),
+                          ("ready_ms", "from spawn to ready")):
+            d = (pd.to_numeric(b.loc[common, col], errors="coerce")
+                 - pd.to_numeric(a.loc[common, col], errors="coerce")).dropna()
+            if len(d):
+                m = float(d.median())
+                parts.append(f"{fmt(abs(m))} ms {'longer' if m >= 0 else 'shorter'} {what}")
+        if parts:
+            out.append(f"Against {base}, a replica on {pl} took a median "
+                       f"{' and '.join(parts)}, over the {len(common)} "
+                       f"function{'s' if len(common) != 1 else ''} both started.")
+    return out
+
+
 def _keepalive_rows(ka: pd.DataFrame, multi: bool) -> list[list[str]]:
     return [[(f"{r['platform']}/" if multi else "") + str(r["regime"]),
              r["base_regime"] or "—", r["workload"], fmt_timeout(r["idle_timeout_s"]),
@@ -663,6 +694,7 @@ def report_context(tables: dict[str, pd.DataFrame],
         "cold_sentences": _cold_sentences(t["latency"], t["cold_starts"], multi),
         "keepalive_rows": _keepalive_rows(t["keepalive"], multi),
         "startup_rows": _startup_rows(t["startup"]),
+        "startup_summary": _startup_summary(t["startup"]),
         "cost_rows": _cost_rows(t["cost"], multi),
         "idle_sentences": _idle_sentences(t["cost"], t["cost_by_function"], multi),
         "guidelines": _guidelines(t, stages, multi),
