@@ -106,22 +106,28 @@ def test_cold_regime_scales_a_deployment_from_zero_and_back(platform, noop_image
     platform.admin().remove("noop")
 
 
-def test_scale_down_removes_the_idle_pod_not_a_busy_one(platform, noop_image):
-    """Two replicas; the idle one times out: the ReplicaSet deletes exactly its pod."""
-    policy = ScalingPolicy(min_replicas=2, max_replicas=2, idle_timeout_s=None,
+def test_scale_down_deletes_the_stopped_replicas_pod_and_no_other(platform, noop_image):
+    """Two replicas, scaled to one through the API: the ReplicaSet deletes exactly the pod
+    of the replica the pool stopped (its deletion cost), and the other serves on."""
+    policy = ScalingPolicy(min_replicas=1, max_replicas=2, idle_timeout_s=None,
                            memory_mb=128).validate()
     admin = platform.admin()
     admin.deploy("noop", policy, noop_image)
-    admin.wait_available(["noop"])
+    admin.scale("noop", 2)
     pool = platform.gateway.pools["noop"]
     wait_for(lambda: len(pool.ready()) == 2, timeout=120, what="two ready replicas")
-    keep, drop = pool.ready()
-    names = {keep.replica.pod.name, drop.replica.pod.name}
-    assert {p.metadata.name for p in pods(platform)} == names
-    drop.replica.stop()
-    wait_for(lambda: {p.metadata.name for p in pods(platform)} == {keep.replica.pod.name},
-             timeout=60, what="only the stopped replica's pod deleted")
-    assert keep.replica.alive()
+    before = {s.replica.replica_id: s.replica.pod.name for s in pool.ready()}
+    assert {p.metadata.name for p in pods(platform)} == set(before.values())
+    admin.scale("noop", 1)
+    wait_for(lambda: len(pods(platform)) == 1, timeout=60, what="one pod left")
+    [kept] = pool.ready()
+    [stopped] = set(before) - {kept.replica.replica_id}
+    assert [p.metadata.name for p in pods(platform)] == [kept.replica.pod.name]
+    [rec] = platform.logs.replicas.where(replica_id=stopped)
+    assert rec["pod"] == before[stopped] and rec["stop_reason"] != "died"
+    assert deployment(platform).spec.replicas == 1
+    r = invoke(platform)
+    assert r.status_code == 200 and r.headers["X-Vsb-Replica"] == kept.replica.replica_id
     admin.remove("noop")
     wait_for(lambda: pods(platform) == [], timeout=60, what="pods gone after remove")
 
