@@ -137,7 +137,9 @@ def cluster_down(log=print) -> dict:
     procs = record.get("procs") or {}
     if "kube-apiserver" in procs and "kubelet" in procs and kubeconfig_path().exists():
         report["pods_left"] = delete_all_pods(kubeconfig_path())
-    _stop_all([(procs[n]["pid"], procs[n]["started"]) for n in reversed(list(procs))], 10)
+    # 3 s: the state is removed next, so nothing needs a graceful end (kube-apiserver's own
+    # shutdown takes over 15 s once etcd is going)
+    _stop_all([(procs[n]["pid"], procs[n]["started"]) for n in reversed(list(procs))], 3)
     report["stopped"] = list(reversed(list(procs)))
     runc_root = state / "containerd" / "runc"
     for ns, cid in _runc_containers(runc_root):
