@@ -10,6 +10,8 @@ import requests
 from ..errors import VsbError
 from .policy import ScalingPolicy
 
+DEPLOY_TIMEOUT_S = 900.0
+
 
 class GatewayAdmin:
     def __init__(self, url: str, auth: tuple[str, str] | None = None, timeout_s: float = 30.0):
@@ -18,10 +20,11 @@ class GatewayAdmin:
         self.timeout_s = timeout_s
         self.session = requests.Session()
 
-    def _req(self, method: str, path: str, **kw: Any) -> requests.Response:
+    def _req(self, method: str, path: str, timeout_s: float | None = None,
+             **kw: Any) -> requests.Response:
         try:
             resp = self.session.request(method, self.url + path, auth=self.auth,
-                                        timeout=self.timeout_s, **kw)
+                                        timeout=timeout_s or self.timeout_s, **kw)
         except requests.RequestException as exc:
             raise VsbError(f"gateway {self.url} did not answer {method} {path}: {exc}") from None
         if resp.status_code == 401:
@@ -50,9 +53,12 @@ class GatewayAdmin:
                env: dict[str, str] | None = None) -> str:
         """Deploy, or update when it exists. Returns "deployed" or "updated"."""
         body = policy.to_deployment(name, image, env)
-        resp = self._req("POST", "/system/functions", json=body)
+        # A deploy may import the function's image into a cluster first (hundreds of MB).
+        slow = max(self.timeout_s, DEPLOY_TIMEOUT_S)
+        resp = self._req("POST", "/system/functions", json=body, timeout_s=slow)
         if resp.status_code == 409:
-            self._ok(self._req("PUT", "/system/functions", json=body), f"update {name}")
+            self._ok(self._req("PUT", "/system/functions", json=body, timeout_s=slow),
+                     f"update {name}")
             return "updated"
         self._ok(resp, f"deploy {name}")
         return "deployed"
