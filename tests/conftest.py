@@ -80,10 +80,12 @@ def wait_for(pred, timeout=15.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _missing(reason: str) -> None:
-    """Skip, naming what is missing; in CI (VSB_REQUIRE_CONTAINERS=1) fail instead."""
-    if os.environ.get("VSB_REQUIRE_CONTAINERS"):
-        pytest.fail(f"container test cannot run: {reason}")
+def _missing(reason: str, require: str = "VSB_REQUIRE_CONTAINERS",
+             what: str = "container") -> None:
+    """Skip, naming what is missing; in CI (``require`` set, e.g. VSB_REQUIRE_CONTAINERS=1)
+    fail instead."""
+    if os.environ.get(require):
+        pytest.fail(f"{what} test cannot run: {reason}")
     pytest.skip(reason)
 
 
@@ -121,10 +123,7 @@ def function_images(podman):
 
 
 def _cluster_missing(reason: str) -> None:
-    """Skip, naming what is missing; in CI (VSB_REQUIRE_CLUSTER=1) fail instead."""
-    if os.environ.get("VSB_REQUIRE_CLUSTER"):
-        pytest.fail(f"Kubernetes test cannot run: {reason}")
-    pytest.skip(reason)
+    _missing(reason, "VSB_REQUIRE_CLUSTER", "Kubernetes")
 
 
 @pytest.fixture(scope="session")
