@@ -155,3 +155,29 @@ def test_a_deleted_pod_is_a_dead_replica(platform, noop_image):
     admin.remove("noop")
     wait_for(lambda: pods(platform) == [], timeout=60, what="pods gone after remove")
     assert "pod deleted" in died()[0]["exit_reason"]
+
+
+def test_an_openfaas_template_image_runs_as_its_own_pods(platform, podman):
+    """Any image, run as OpenFaaS runs it: its entrypoint on port 8080, ready on /_/health,
+    method, path, query and body passed through."""
+    import openfaas_template
+
+    image = openfaas_template.build(podman.exe)
+    auth = platform.auth.as_tuple()
+    r = requests.post(f"{platform.gateway_url}/system/functions", auth=auth,
+                      json={"service": "echo", "image": image})
+    assert r.status_code == 202, r.text
+    try:
+        platform.admin().wait_available(["echo"], timeout_s=300)
+        container = deployment(platform, "echo").spec.template.spec.containers[0]
+        assert container.readiness_probe.http_get.path == "/_/health" and not container.args
+        assert {e.name: e.value for e in container.env}.get("port") == "8080"
+        r = requests.put(f"{platform.gateway_url}/function/echo.openfaas-fn/p?q=1", data=b"x",
+                         timeout=120)
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert (got["method"], got["path"], got["query"], got["body"]) == (
+            "PUT", "/p", {"q": "1"}, "x")
+        assert got["hostname"] == pods(platform, "echo")[0].metadata.name  # ran in the pod
+    finally:
+        platform.admin().remove("echo")

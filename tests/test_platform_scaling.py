@@ -12,6 +12,7 @@ import requests
 from conftest import wait_for
 
 from functions.orchestrator.client import GatewayClient, RetryPolicy
+from vsbench.errors import VsbError
 from vsbench.platform.embedded import EmbeddedPlatform
 from vsbench.platform.policy import ScalingPolicy
 from vsbench.platform.scaling import StartBackoff
@@ -183,7 +184,7 @@ def test_scale_function_api_and_update(platform, noop):
     body = pol.to_deployment("noop", "vsbench/noop:v2")
     r = requests.put(f"{platform.gateway_url}/system/functions", json=body,
                      auth=platform.auth.as_tuple())
-    assert r.status_code == 202
+    assert r.status_code == 200  # OpenFaaS: update answers 200
     wait_for(lambda: admin.function("noop")["availableReplicas"] == 1 and not (
         {s.replica.pid for s in platform.gateway.pools["noop"].ready()} & pids),
         what="replaced replica")
@@ -224,23 +225,34 @@ def test_metrics_use_openfaas_names(platform, noop):
     def delta(key):
         return after.get(key, 0) - before.get(key, 0)
 
-    assert delta('gateway_function_invocation_total{function_name="noop",code="200"}') == 3
-    assert delta('gateway_functions_seconds_count{function_name="noop",code="200"}') == 3
-    assert delta('vsbench_cold_starts_total{function_name="noop"}') == 1
-    assert after['gateway_service_count{function_name="noop"}'] == 1
-    assert 'vsbench_replica_seconds_total{function_name="noop",state="idle"}' in after
+    fn = 'function_name="noop.openfaas-fn"'  # OpenFaaS's name.namespace
+    assert delta(f'gateway_function_invocation_total{{{fn},code="200"}}') == 3
+    assert delta(f'gateway_functions_seconds_count{{{fn},code="200"}}') == 3
+    assert delta('vsbench_cold_starts_total{function_name="noop.openfaas-fn"}') == 1
+    assert after['gateway_service_count{function_name="noop.openfaas-fn"}'] == 1
+    assert 'vsbench_replica_seconds_total{function_name="noop.openfaas-fn",state="idle"}' in after
 
 
-def test_deploy_rejects_unknown_function_and_bad_policy(platform):
+def test_deploy_checks_the_body_and_an_unknown_function_fails_to_start(platform):
     auth = platform.auth.as_tuple()
     url = f"{platform.gateway_url}/system/functions"
     r = requests.post(url, json={"service": "nope"}, auth=auth)
-    assert r.status_code == 400 and "unknown function" in r.text
+    assert r.status_code == 400 and "'image' is required" in r.text
     body = ScalingPolicy().to_deployment("noop", "x")
     body["labels"]["com.openfaas.scale.min"] = "9"
     r = requests.post(url, json=body, auth=auth)
     assert r.status_code == 400 and "max_replicas" in r.text
     assert requests.post(f"{platform.gateway_url}/function/nope", json={}).status_code == 404
+    # As on OpenFaaS, a well-formed deployment stands; its replicas say why they cannot start
+    # (the process host runs the function runtime, which knows no "nope").
+    r = requests.post(url, json={"service": "nope", "image": "x"}, auth=auth)
+    assert r.status_code == 202
+    admin = platform.admin()
+    wait_for(lambda: admin.function("nope")["vsbench"]["start_failures"] >= 1,
+             what="a failed start")
+    assert "nope" in admin.function("nope")["vsbench"]["last_start_error"]
+    with pytest.raises(VsbError, match="failed to start"):
+        admin.wait_available(["nope"], timeout_s=60)
 
 
 def test_gateway_logs_every_invocation(platform, noop):

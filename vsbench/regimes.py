@@ -55,7 +55,8 @@ def resolve_regime(config: dict[str, Any], name: str,
     for fn in functions or list(FUNCTIONS):
         if fn not in ALL_FUNCTIONS:
             raise VsbError(f"unknown function {fn!r}; known: {', '.join(ALL_FUNCTIONS)}")
-        values = {"memory_mb": ALL_FUNCTIONS[fn].memory_mb, **spec,
+        values = {"memory_mb": ALL_FUNCTIONS[fn].memory_mb,
+                  "timeout_s": ALL_FUNCTIONS[fn].timeout_s, **spec,
                   **(overrides.get(fn) or {})}
         try:
             out[fn] = ScalingPolicy.from_dict(values)

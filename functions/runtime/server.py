@@ -173,7 +173,7 @@ def make_handler_class(replica: Replica) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"error": {"kind": "not_found", "message": self.path}})
 
         def do_POST(self) -> None:
-            if self.path not in ("/", "/invoke"):
+            if self.path.startswith("/_/"):  # the envelope goes to any other path
                 self._send(404, {"error": {"kind": "not_found", "message": self.path}})
                 return
             length = int(self.headers.get("Content-Length") or 0)

@@ -34,10 +34,9 @@ from ..build import REPO, SHARED_SOURCES, function_requirements, runtime_require
 from ..errors import VsbError
 from ..paths import vsb_home
 from .base import DEFAULT_BASE
-from .engine import ContainerEngine, last_line
+from .engine import TAG_PREFIX, ContainerEngine, last_line
 
 CONTAINERFILE = Path(__file__).with_name("Containerfile")
-TAG_PREFIX = "localhost/vsbench"
 
 
 @dataclass

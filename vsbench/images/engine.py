@@ -17,6 +17,8 @@ from ..errors import VsbError
 ENGINES = ("podman", "docker")
 SETUP_HINT = "run `vsbench setup --containers` (as root it installs and configures podman)"
 
+TAG_PREFIX = "localhost/vsbench"  # vsbench's own images: <TAG_PREFIX>/<function>:<fingerprint>
+
 
 @dataclass(frozen=True)
 class ContainerEngine:

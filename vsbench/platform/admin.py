@@ -8,9 +8,11 @@ from typing import Any
 import requests
 
 from ..errors import VsbError
+from .deployment import DEFAULT_NAMESPACE
 from .policy import ScalingPolicy
 
 DEPLOY_TIMEOUT_S = 900.0
+START_FAILURES = 3  # replicas failing to start in a row before waiting gives up
 
 
 class GatewayAdmin:
@@ -51,25 +53,30 @@ class GatewayAdmin:
 
     def deploy(self, name: str, policy: ScalingPolicy, image: str,
                env: dict[str, str] | None = None) -> str:
-        """Deploy, or update when it exists. Returns "deployed" or "updated"."""
+        """Update, or deploy when it does not exist (as faas-cli does: PUT, then POST on a
+        404). Returns "deployed" or "updated"."""
         body = policy.to_deployment(name, image, env)
         # A deploy may import the function's image into a cluster first (hundreds of MB).
         slow = max(self.timeout_s, DEPLOY_TIMEOUT_S)
-        resp = self._req("POST", "/system/functions", json=body, timeout_s=slow)
-        if resp.status_code == 409:
-            self._ok(self._req("PUT", "/system/functions", json=body, timeout_s=slow),
-                     f"update {name}")
+        resp = self._req("PUT", "/system/functions", json=body, timeout_s=slow)
+        if resp.status_code != 404:
+            self._ok(resp, f"update {name}")
             return "updated"
-        self._ok(resp, f"deploy {name}")
+        self._ok(self._req("POST", "/system/functions", json=body, timeout_s=slow),
+                 f"deploy {name}")
         return "deployed"
 
-    def remove(self, name: str) -> None:
-        self._ok(self._req("DELETE", "/system/functions", json={"functionName": name}),
+    def remove(self, name: str, namespace: str = DEFAULT_NAMESPACE) -> None:
+        self._ok(self._req("DELETE", "/system/functions",
+                           json={"functionName": name, "namespace": namespace}),
                  f"remove {name}")
 
-    def scale(self, name: str, replicas: int) -> dict[str, Any]:
-        return self._ok(self._req("POST", f"/system/scale-function/{name}",
-                                  json={"replicas": replicas}), f"scale {name}").json()
+    def scale(self, name: str, replicas: int,
+              namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
+        resp = self._ok(self._req("POST", f"/system/scale-function/{name}",
+                                  json={"serviceName": name, "namespace": namespace,
+                                        "replicas": replicas}), f"scale {name}")
+        return resp.json() if resp.content else {}
 
     def wait_available(self, names: list[str], timeout_s: float = 180.0) -> None:
         """Wait until each function has all its replicas ready (``availableReplicas``)."""
@@ -77,9 +84,15 @@ class GatewayAdmin:
         pending = set(names)
         while pending:
             for fn in self.functions():
+                ext = fn.get("vsbench") or {}
+                if fn["name"] in pending and ext.get("start_failures", 0) >= START_FAILURES:
+                    raise VsbError(f"{fn['name']}: {ext['start_failures']} replicas failed to "
+                                   f"start; the last: {ext.get('last_start_error')}")
+                # OpenFaaS's default minimum is 1; the embedded gateway states the policy
+                need = (ext.get("policy") or {}).get("min_replicas", int(
+                    (fn.get("labels") or {}).get("com.openfaas.scale.min", 1)))
                 if (fn["name"] in pending and fn["availableReplicas"] >= fn["replicas"]
-                        and fn["availableReplicas"] >= int(
-                            fn.get("labels", {}).get("com.openfaas.scale.min", 0))):
+                        and fn["availableReplicas"] >= need):
                     pending.discard(fn["name"])
             if not pending:
                 return

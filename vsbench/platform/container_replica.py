@@ -31,12 +31,15 @@ from typing import Any
 from functions.runtime import announce
 
 from ..errors import VsbError
+from .ports import free_port, wait_http
 
 LABEL_REPLICA = "vsbench.replica"
 LABEL_FUNCTION = "vsbench.function"
 LABEL_PLATFORM = "vsbench.platform"
 # Host env that means the same inside the container (everything else comes from the image).
 FORWARDED_ENV = ("VSB_FUNCTION_CONFIG",)
+SECRETS_MOUNT = "/var/openfaas/secrets"
+POD_PORT = 8080  # where an OpenFaaS image listens in its own network (of-watchdog's default)
 
 
 @dataclass
@@ -52,6 +55,12 @@ class ContainerSpec:
     mounts: list[tuple[Path, str]] = field(default_factory=list)  # (host path, "rw" | "ro")
     cpus: float | None = None
     extra_args: list[str] = field(default_factory=list)  # more create options (experiments)
+    # An image not built by vsbench (no vsbench.function label) speaks of-watchdog's
+    # contract: its own entrypoint serves HTTP on $port (8080) in a network of its own,
+    # published on a loopback port; ready when /_/health answers 200.
+    watchdog: bool = False
+    secrets: list[tuple[Path, str]] = field(default_factory=list)  # (file, name) read-only
+    read_only: bool = False
 
 
 @dataclass
@@ -113,8 +122,11 @@ class ContainerReplica:
         """The ``create`` command line (without the engine's executable). Env values travel
         in the engine's own environment (``--env NAME`` copies it from there), not on its
         command line, where ``ps`` would show the S3 secret."""
-        args = ["create", "--rm", "--pull", "never", "--name", self.name,
-                "--network", "host",
+        # vsbench's runtime shares the host's network (bound to loopback: cheaper to start);
+        # any other image gets its own, with its port 8080 published on loopback only.
+        network = (["--network", "bridge", "--publish", f"127.0.0.1:{self.port}:{POD_PORT}"]
+                   if self.spec.watchdog else ["--network", "host"])
+        args = ["create", "--rm", "--pull", "never", "--name", self.name, *network,
                 "--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m",
                 "--label", f"{LABEL_REPLICA}={self.replica_id}",
                 "--label", f"{LABEL_FUNCTION}={self.function}",
@@ -126,8 +138,14 @@ class ContainerReplica:
             mounts.append((self.spec.lock_path, "ro"))
         for path, mode in mounts:  # same path inside: env values stay true in there
             args += ["--volume", f"{path}:{path}:{mode}"]
+        for path, name in self.spec.secrets:  # where OpenFaaS functions read their secrets
+            args += ["--volume", f"{path}:{SECRETS_MOUNT}/{name}:ro"]
+        if self.spec.read_only:
+            args.append("--read-only")
         for key in env:
             args += ["--env", key]
+        if self.spec.watchdog:  # the image's own entrypoint, on the port we chose
+            return [*args, *self.spec.extra_args, self.spec.image]
         return [*args, *self.spec.extra_args, self.spec.image, "--function", self.function,
                 "--host", "127.0.0.1", "--port", "0"]
 
@@ -136,6 +154,9 @@ class ContainerReplica:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.spawn_ts = time.time()
         env = self.container_env()
+        if self.spec.watchdog:
+            self.port = free_port()  # on the host's loopback, published to the container's
+            env["port"] = str(POD_PORT)  # of-watchdog's listen port
         created = subprocess.run([self.spec.exe, *self.create_args(env)], capture_output=True,
                                  text=True, stdin=subprocess.DEVNULL, timeout=120,
                                  env={**os.environ, **env}, cwd=self.log_dir)
@@ -145,8 +166,11 @@ class ContainerReplica:
             with open(self.log_path, "a") as log:
                 log.write(f"{self.spec.engine} create failed: {created.stderr}\n")
             if "image not known" in err or "No such image" in err:
-                raise VsbError(f"no image {self.spec.image} for {self.function}: run "
-                               f"`vsbench build --images {self.function}`")
+                hint = ("load it into the engine's store (nothing is pulled)"
+                        if self.spec.watchdog else
+                        f"run `vsbench build --images {self.function}`")
+                raise VsbError(f"no image {self.spec.image} for {self.function} in "
+                               f"{self.spec.engine}'s local store: {hint}")
             raise VsbError(f"replica {self.replica_id} of {self.function}: {self.spec.engine} "
                            f"create failed: {err}")
         self.container_id = created.stdout.strip().splitlines()[-1]
@@ -165,13 +189,28 @@ class ContainerReplica:
                            f"start could not run: {exc}") from None
         threading.Thread(target=self._watch_stdout, args=(self.proc.stdout,), daemon=True,
                          name=f"stdout-{self.replica_id}").start()
+        if self.spec.watchdog:
+            threading.Thread(target=self._watch_health, daemon=True,
+                             name=f"health-{self.replica_id}").start()
+
+    def _watch_health(self) -> None:
+        """of-watchdog's readiness: ``GET /_/health`` answers 200 once its function is up."""
+        if wait_http(f"{self.url}/_/health", timeout_s=600, interval_s=0.01,
+                     alive=lambda: not self._eof and not self._stopping):
+            self.ready_ts = time.time()
+            threading.Thread(target=self._find_host_side, daemon=True,
+                             name=f"inspect-{self.replica_id}").start()
+        self._ready.set()
 
     def _watch_stdout(self, stream) -> None:
         for raw in iter(stream.readline, b""):
             line = raw.decode(errors="replace").strip()
             self._tail.append(line)
-            said = announce.parse(line)
+            said = None if self.spec.watchdog else announce.parse(line)
             if said is None:
+                if self.spec.watchdog:  # the function's own output belongs in its log
+                    with open(self.log_path, "a") as log:
+                        log.write(line + "\n")
                 continue
             if said.kind == announce.LISTENING:
                 self.port = said.port
@@ -227,7 +266,8 @@ class ContainerReplica:
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
         """Block until the replica is ready; raise :class:`VsbError` (and remove it) otherwise."""
-        if not self._ready.wait(timeout_s) or self.init_error or self._eof or not self.alive():
+        if (not self._ready.wait(timeout_s) or self.init_error or self._eof
+                or not self.alive() or self.ready_ts is None):
             if self.init_error:
                 reason = f"init failed: {self.init_error}"
             elif self._eof or not self.alive():

@@ -102,7 +102,8 @@ class EmbeddedPlatform:
             telemetry.mkdir(parents=True, exist_ok=True)
             self.provider = self._provider(telemetry)
             self.gateway = Gateway(self.provider, self.logs, self.auth, host=self.bind,
-                                   enforce_memory=self.enforce_memory)
+                                   enforce_memory=self.enforce_memory,
+                                   secrets_dir=self.state_dir / "secrets")
             self.gateway.start_in_thread()
             self.provider.base_env["VSB_GATEWAY_URL"] = self.gateway.url
         except BaseException:

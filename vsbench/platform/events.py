@@ -46,14 +46,15 @@ class EventLog:
 
 
 class PlatformLogs:
-    """The platform's three logs, in one folder."""
+    """The platform's logs, in one folder."""
 
     def __init__(self, folder: Path | None):
         self.folder = folder
         self.scale_events = EventLog(folder / "scale_events.jsonl" if folder else None)
         self.replicas = EventLog(folder / "replicas.jsonl" if folder else None)
         self.invocations = EventLog(folder / "gateway_invocations.jsonl" if folder else None)
+        self.async_calls = EventLog(folder / "async_calls.jsonl" if folder else None)
 
     def close(self) -> None:
-        for log in (self.scale_events, self.replicas, self.invocations):
+        for log in (self.scale_events, self.replicas, self.invocations, self.async_calls):
             log.close()

@@ -1,13 +1,15 @@
-"""The embedded gateway: the subset of OpenFaaS's gateway API that clients use.
+"""The embedded gateway: OpenFaaS's gateway API, served by the platform itself.
 
-``POST /function/{name}`` (sync invoke; body and headers pass through), ``GET
-/system/functions``, ``GET /system/function/{name}``, ``POST|PUT|DELETE /system/functions``
-(deploy, update, remove; OpenFaaS deployment bodies with scaling labels),
-``POST /system/scale-function/{name}`` with ``{"replicas": n}``, ``GET /healthz`` and
-``GET /metrics``. As in OpenFaaS, ``/system/*`` needs basic auth; invoke routes do not.
+Invocation: ``/function/{name}[.{namespace}][/{path}]`` (any method; method, path, query,
+headers and body pass through to a replica, which speaks plain HTTP as of-watchdog's HTTP
+mode does) and ``POST /async-function/...`` (a bounded queue, ``X-Callback-Url``; see
+:mod:`.async_invoke`). The ``/system/*`` API (functions, scale, namespaces, info, secrets,
+logs) is in :mod:`.gateway_system`; as in OpenFaaS it needs basic auth, invocation does not.
+``GET /openapi.yaml`` serves the description of all of it (``openapi.yaml`` beside this file).
 
-Answers to invocations carry ``X-Vsb-Replica``, ``X-Vsb-Queue-Ms``, ``X-Vsb-Cold`` and
-OpenFaaS's ``X-Duration-Seconds``, so clients can attribute latency and cold starts.
+Answers carry OpenFaaS's ``X-Call-Id``, ``X-Start-Time`` and ``X-Duration-Seconds``, and
+vsbench's ``X-Vsb-Replica``, ``X-Vsb-Queue-Ms`` and ``X-Vsb-Cold``, so clients can attribute
+latency and cold starts.
 """
 
 from __future__ import annotations
@@ -16,24 +18,29 @@ import asyncio
 import itertools
 import threading
 import time
-from typing import Any
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from functions.registry import ALL_FUNCTIONS
-
-from ..errors import VsbError
+from .async_invoke import AsyncInvoker
 from .auth import BasicAuth
+from .deployment import DEFAULT_NAMESPACE, Deployment, split_qualified
 from .events import PlatformLogs
+from .gateway_system import SystemRoutes
 from .metrics import GatewayMetrics
-from .policy import ENV_MAX_INFLIGHT, PolicyError, ScalingPolicy
+from .policy import ENV_MAX_INFLIGHT
 from .scaling import PoolError, ScalingPool
+from .secrets import SecretStore
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host",
-               "content-encoding", "authorization"}
+               "te", "trailer", "upgrade", "proxy-authorization", "proxy-connection"}
+# The server side hands over request bodies decoded; the client side passes answers as sent.
+REQUEST_DROP = HOP_HEADERS | {"content-encoding", "authorization"}
 RECONCILE_S = 0.1
 MEMORY_EVERY = 5  # sample replica RSS every 5th tick (0.5 s): psutil walks are not free
+OPENAPI = Path(__file__).with_name("openapi.yaml")
+INVOKE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -46,25 +53,31 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
 
-def _error(status: int, kind: str, message: str, retryable: bool = False) -> web.Response:
+def error(status: int, kind: str, message: str, retryable: bool = False,
+          headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": {"kind": kind, "message": message,
-                                        "retryable": retryable}}, status=status)
+                                        "retryable": retryable}}, status=status,
+                             headers=headers)
 
 
-class Gateway:
+class Gateway(SystemRoutes):
     def __init__(self, provider, logs: PlatformLogs | None = None,
                  auth: BasicAuth | None = None, host: str = "127.0.0.1", port: int = 0,
-                 enforce_memory: bool = True):
+                 enforce_memory: bool = True, secrets_dir: Path | None = None):
         self.provider = provider
         self.logs = logs or PlatformLogs(None)
         self.auth = auth
         self.host = host
         self.port = port
         self.enforce_memory = enforce_memory
-        self.pools: dict[str, ScalingPool] = {}
-        self.deployments: dict[str, dict[str, Any]] = {}
+        self.pools: dict[str, ScalingPool] = {}  # by Deployment.key
+        self.deployments: dict[str, Deployment] = {}
+        self.namespaces: set[str] = {DEFAULT_NAMESPACE}
+        self.secrets = SecretStore(secrets_dir)
         self.metrics = GatewayMetrics()
-        self._timeouts: dict[str, aiohttp.ClientTimeout] = {}
+        self.started_at = time.time()
+        self.asyncq = AsyncInvoker(self)
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         # Call ids join the gateway's log with the replicas' telemetry (unique per gateway).
         self._call_prefix = f"c{int(time.time()):x}-"
         self._call_seq = itertools.count(1)
@@ -82,16 +95,15 @@ class Gateway:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 22, middlewares=[self._auth_middleware])
         r = app.router
-        r.add_post("/function/{name}", self.invoke)
-        r.add_post("/function/{name}/{tail:.*}", self.invoke)
-        r.add_get("/system/functions", self.list_functions)
-        r.add_post("/system/functions", self.deploy)
-        r.add_put("/system/functions", self.update)
-        r.add_delete("/system/functions", self.remove)
-        r.add_get("/system/function/{name}", self.get_function)
-        r.add_post("/system/scale-function/{name}", self.scale_function)
+        for path in ("/function/{name}", "/function/{name}/{tail:.*}"):
+            for method in INVOKE_METHODS:
+                r.add_route(method, path, self.invoke)
+        r.add_post("/async-function/{name}", self.asyncq.handle)
+        r.add_post("/async-function/{name}/{tail:.*}", self.asyncq.handle)
+        self.add_system_routes(r)
         r.add_get("/healthz", self.healthz)
         r.add_get("/metrics", self.prometheus)
+        r.add_get("/openapi.yaml", self.openapi)
         return app
 
     @web.middleware
@@ -108,43 +120,73 @@ class Gateway:
         return web.Response(text="OK")
 
     async def prometheus(self, request: web.Request) -> web.Response:
-        return web.Response(text=self.metrics.render(self.pools),
+        qualified = {f"{d.service}.{d.namespace}": self.pools[k]
+                     for k, d in self.deployments.items() if k in self.pools}
+        return web.Response(text=self.metrics.render(qualified),
                             content_type="text/plain", charset="utf-8")
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.Response(body=OPENAPI.read_bytes(), content_type="application/yaml")
+
+    def lookup(self, name: str) -> Deployment | None:
+        """The deployment ``name`` (``fn`` or ``fn.namespace``) invokes, if any."""
+        fn, ns = split_qualified(name)
+        return self.deployments.get(fn if ns == DEFAULT_NAMESPACE else f"{fn}.{ns}")
 
     # --- invoke ---------------------------------------------------------------------------
     async def invoke(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        pool = self.pools.get(name)
-        if pool is None:
-            return _error(404, "not_found", f"function {name} is not deployed")
+        start_ns = time.time_ns()
+        dep = self.lookup(request.match_info["name"])
+        if dep is None or dep.key not in self.pools:
+            return error(404, "not_found",
+                         f"function {request.match_info['name']} is not deployed")
         body = await request.read()
+        status, headers, data = await self.forward(
+            dep, request.method, request.match_info.get("tail", ""), request.query_string,
+            request.headers, body, start_ns)
+        return web.Response(body=data, status=status, headers=headers)
+
+    async def forward(self, dep: Deployment, method: str, tail: str, query: str,
+                      in_headers, body: bytes, start_ns: int
+                      ) -> tuple[int, dict[str, str], bytes]:
+        """One call of ``dep`` on a replica: (status, headers, body), never an exception."""
+        pool = self.pools[dep.key]
+        name = f"{dep.service}.{dep.namespace}"
         t0 = time.perf_counter()
-        ts = time.time()
+        ts = start_ns / 1e9
+        call_id = f"{self._call_prefix}{next(self._call_seq)}"
+        request_id = in_headers.get("X-Vsb-Request-Id")
+        self.metrics.started(name)
+        out = {"X-Call-Id": call_id, "X-Start-Time": str(start_ns)}
         try:
             lease = await pool.acquire()
         except PoolError as exc:
-            self._observe(name, exc.status, t0, 0.0, False, None, ts, request, str(exc), None)
-            return _error(exc.status, "queue_timeout" if exc.status == 504 else "unavailable",
-                          str(exc), retryable=True)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
-        call_id = f"{self._call_prefix}{next(self._call_seq)}"
-        headers["X-Vsb-Call-Id"] = call_id
-        timeout = self._timeouts.get(name) or self._timeouts.setdefault(
-            name, aiohttp.ClientTimeout(total=ALL_FUNCTIONS[name].timeout_s))
+            self._observe(dep, exc.status, t0, 0.0, False, None, ts, request_id, str(exc),
+                          call_id)
+            return self._error(exc.status, "queue_timeout" if exc.status == 504
+                               else "unavailable", str(exc), out, t0, retryable=True)
+        headers = {k: v for k, v in in_headers.items() if k.lower() not in REQUEST_DROP}
+        headers.update({"X-Vsb-Call-Id": call_id, "X-Call-Id": call_id,
+                        "X-Start-Time": str(start_ns)})
+        timeout = self._timeouts.get(dep.timeout_s) or self._timeouts.setdefault(
+            dep.timeout_s, aiohttp.ClientTimeout(total=dep.timeout_s))
         rep = lease.replica
+        url = f"{rep.url}/{tail}" + (f"?{query}" if query else "")
+        queue_s = lease.queue_ms / 1000
         try:
-            async with self._session.post(f"{rep.url}/", data=body, headers=headers,
-                                          timeout=timeout) as resp:
+            async with self._session.request(method, url, data=body, headers=headers,
+                                             timeout=timeout, allow_redirects=False) as resp:
                 data = await resp.read()
-                out_headers = {k: v for k, v in resp.headers.items()
-                               if k.lower() not in HOP_HEADERS}
+                out.update({k: v for k, v in resp.headers.items()
+                            if k.lower() not in HOP_HEADERS})
                 status = resp.status
         except TimeoutError:
             pool.release(lease)
-            self._observe(name, 504, t0, lease.queue_ms / 1000, lease.cold, rep.replica_id,
-                          ts, request, "upstream timeout", call_id)
-            return _error(504, "timeout", f"replica {rep.replica_id} of {name} did not answer "
-                          f"within {timeout.total:g} s")
+            msg = (f"replica {rep.replica_id} of {dep.service} did not answer within "
+                   f"{dep.timeout_s:g} s (exec_timeout)")
+            self._observe(dep, 504, t0, queue_s, lease.cold, rep.replica_id, ts, request_id,
+                          msg, call_id)
+            return self._error(504, "timeout", msg, out, t0)
         except (aiohttp.ClientError, ConnectionError) as exc:
             pool.release(lease)
             for _ in range(10):  # the socket closes a moment before the process is reaped
@@ -152,139 +194,61 @@ class Gateway:
                     break
                 await asyncio.sleep(0.02)
             pool.reconcile()  # notice the dead replica now, not on the next tick
-            msg = (f"replica {rep.replica_id} of {name} failed mid-request "
+            msg = (f"replica {rep.replica_id} of {dep.service} failed mid-request "
                    f"({type(exc).__name__}: {exc})"
                    + (f"; the replica {rep.host} died" if not rep.alive() else ""))
-            self._observe(name, 502, t0, lease.queue_ms / 1000, lease.cold, rep.replica_id,
-                          ts, request, msg, call_id)
-            return _error(502, "replica_failed", msg, retryable=True)
+            self._observe(dep, 502, t0, queue_s, lease.cold, rep.replica_id, ts, request_id,
+                          msg, call_id)
+            return self._error(502, "replica_failed", msg, out, t0, retryable=True)
         pool.release(lease)
-        seconds = time.perf_counter() - t0
-        self._observe(name, status, t0, lease.queue_ms / 1000, lease.cold, rep.replica_id, ts,
-                      request, None, call_id)
-        out_headers.update({
+        self._observe(dep, status, t0, queue_s, lease.cold, rep.replica_id, ts, request_id,
+                      None, call_id)
+        out.update({
             "X-Vsb-Replica": rep.replica_id,
             "X-Vsb-Call-Id": call_id,
             "X-Vsb-Queue-Ms": f"{lease.queue_ms:.3f}",
             "X-Vsb-Cold": "1" if lease.cold else "0",
-            "X-Duration-Seconds": f"{seconds:.6f}",
+            "X-Duration-Seconds": f"{time.perf_counter() - t0:.6f}",
         })
-        return web.Response(body=data, status=status, headers=out_headers)
+        return status, out, data
 
-    def _observe(self, name: str, status: int, t0: float, queue_s: float, cold: bool,
-                 replica: str | None, ts: float, request: web.Request, error: str | None,
+    @staticmethod
+    def _error(status: int, kind: str, message: str, headers: dict[str, str], t0: float,
+               retryable: bool = False) -> tuple[int, dict[str, str], bytes]:
+        resp = error(status, kind, message, retryable)
+        headers = {**headers, "Content-Type": "application/json",
+                   "X-Duration-Seconds": f"{time.perf_counter() - t0:.6f}"}
+        return status, headers, resp.body
+
+    def _observe(self, dep: Deployment, status: int, t0: float, queue_s: float, cold: bool,
+                 replica: str | None, ts: float, request_id: str | None, error: str | None,
                  call_id: str | None):
         seconds = time.perf_counter() - t0
-        self.metrics.observe(name, status, seconds, queue_s, cold)
+        self.metrics.observe(f"{dep.service}.{dep.namespace}", status, seconds, queue_s, cold)
         self.logs.invocations.write({
-            "ts": ts, "call_id": call_id, "function": name, "status": status,
+            "ts": ts, "call_id": call_id, "function": dep.key, "status": status,
             "duration_ms": round(seconds * 1000, 3),
             "queue_ms": round(queue_s * 1000, 3), "cold": cold, "replica_id": replica,
-            "request_id": request.headers.get("X-Vsb-Request-Id"), "error": error})
+            "request_id": request_id, "error": error})
 
-    # --- system API ----------------------------------------------------------------------
-    async def list_functions(self, request: web.Request) -> web.Response:
-        return web.json_response([p.describe() for p in self.pools.values()])
+    # --- making pools ----------------------------------------------------------------------
+    def make_factory(self, dep: Deployment):
+        """The provider's replica factory for ``dep`` (may import an image: off the loop)."""
+        env = dict(dep.env_vars)
+        env["VSB_MAX_INFLIGHT"] = str(dep.policy.max_inflight)  # the runtime enforces it too
+        if dep.env_process:
+            env["fprocess"] = dep.env_process  # as OpenFaaS sets it for the watchdog
+        secrets = [(self.secrets.path(s, dep.namespace), s) for s in dep.secrets]
+        if self.provider.name == "process":  # no mounts: OpenFaaS's variable names the folder
+            env["secret_mount_path"] = str(self.secrets.root / dep.namespace)
+        return self.provider.factory(dep.service, env, dep.image, policy=dep.policy,
+                                     secrets=secrets, read_only=dep.read_only_root_fs)
 
-    async def get_function(self, request: web.Request) -> web.Response:
-        pool = self.pools.get(request.match_info["name"])
-        if pool is None:
-            return _error(404, "not_found", f"function {request.match_info['name']} not found")
-        return web.json_response(pool.describe())
-
-    async def _deployment(self, request: web.Request) -> tuple[dict, ScalingPolicy]:
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise web.HTTPBadRequest(text=f"deployment body is not JSON: {exc}") from None
-        if not isinstance(body, dict) or not body.get("service"):
-            raise web.HTTPBadRequest(text="deployment needs a 'service' name")
-        if body["service"] not in ALL_FUNCTIONS:
-            raise web.HTTPBadRequest(text=f"unknown function {body['service']!r}; known: "
-                                          f"{', '.join(ALL_FUNCTIONS)}")
-        try:
-            policy = ScalingPolicy.from_deployment(body)
-        except PolicyError as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
-        return body, policy
-
-    def _factory(self, body: dict, policy: ScalingPolicy):
-        env = {k: str(v) for k, v in (body.get("envVars") or {}).items()}
-        env["VSB_MAX_INFLIGHT"] = str(policy.max_inflight)  # the runtime enforces it too
-        try:
-            return self.provider.factory(body["service"], env, body.get("image") or "",
-                                         policy=policy)
-        except VsbError as exc:  # e.g. no image for it: the deployer can act on that
-            raise web.HTTPBadRequest(text=str(exc)) from None
-
-    def _make_pool(self, body: dict, policy: ScalingPolicy, factory) -> ScalingPool:
+    def make_pool(self, dep: Deployment, factory) -> ScalingPool:
         # Where the kernel enforces the limit (containers), the RSS watchdog stays out of it.
         watchdog = self.enforce_memory and not getattr(self.provider, "enforces_memory", False)
-        return ScalingPool(body["service"], policy, factory, self.logs,
-                           image=body.get("image", ""), labels=body.get("labels") or {},
-                           enforce_memory=watchdog)
-
-    async def deploy(self, request: web.Request) -> web.Response:
-        body, policy = await self._deployment(request)
-        name = body["service"]
-        if name in self.pools:
-            return _error(409, "exists", f"function {name} already exists; PUT to update")
-        # Off the event loop: a provider may import an image or call a cluster API.
-        factory = await asyncio.to_thread(self._factory, body, policy)
-        if name in self.pools:
-            return _error(409, "exists", f"function {name} already exists; PUT to update")
-        self.deployments[name] = body
-        self.pools[name] = self._make_pool(body, policy, factory)
-        self.pools[name].reconcile()  # min_replicas start now
-        return web.Response(status=202, text=f"deployed {name}")
-
-    async def update(self, request: web.Request) -> web.Response:
-        body, policy = await self._deployment(request)
-        name = body["service"]
-        pool = self.pools.get(name)
-        if pool is None:
-            return _error(404, "not_found", f"function {name} not found; POST to deploy")
-        old = self.deployments[name]
-        replace = (old.get("image"), old.get("envVars")) != (body.get("image"),
-                                                              body.get("envVars"))
-        factory = await asyncio.to_thread(self._factory, body, policy) if replace else None
-        self.deployments[name] = body
-        pool.policy = policy
-        pool.labels = body.get("labels") or {}
-        if factory is not None:
-            pool.factory = factory
-            pool.image = body.get("image", "")
-            pool.replace_all()
-        else:
-            pool.reconcile()
-        return web.Response(status=202, text=f"updated {name}")
-
-    async def remove(self, request: web.Request) -> web.Response:
-        try:
-            name = (await request.json()).get("functionName")
-        except (ValueError, AttributeError):
-            name = None
-        if not name:
-            return _error(400, "bad_request", "body must be {\"functionName\": NAME}")
-        pool = self.pools.pop(name, None)
-        self.deployments.pop(name, None)
-        if pool is None:
-            return _error(404, "not_found", f"function {name} not found")
-        await pool.close()
-        return web.Response(status=202, text=f"removed {name}")
-
-    async def scale_function(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        pool = self.pools.get(name)
-        if pool is None:
-            return _error(404, "not_found", f"function {name} not found")
-        try:
-            replicas = int((await request.json())["replicas"])
-        except (ValueError, KeyError, TypeError):
-            return _error(400, "bad_request", 'body must be {"replicas": N}')
-        applied = await pool.scale_to(replicas)
-        return web.json_response({"function": name, "requested": replicas,
-                                  "replicas": applied}, status=202)
+        return ScalingPool(dep.key, dep.policy, factory, self.logs, image=dep.image,
+                           labels=dep.labels, enforce_memory=watchdog)
 
     # --- lifecycle -------------------------------------------------------------------------
     async def _reconcile_forever(self) -> None:
@@ -303,17 +267,19 @@ class Gateway:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
-            connector=aiohttp.TCPConnector(limit=0))
+            connector=aiohttp.TCPConnector(limit=0), auto_decompress=False)
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
         self.port = self._runner.addresses[0][1]
         self._reconciler = asyncio.get_running_loop().create_task(self._reconcile_forever())
+        self.asyncq.start()
 
     async def stop(self) -> None:
         if self._reconciler:
             self._reconciler.cancel()
+        await self.asyncq.stop()
         # All at once: a container takes most of a second to stop and be removed.
         await asyncio.gather(*(pool.close("platform_down") for pool in self.pools.values()))
         self.pools.clear()
@@ -321,6 +287,7 @@ class Gateway:
             await self._runner.cleanup()
         if self._session:
             await self._session.close()
+        self.secrets.close()
 
     # --- running on a private loop in a thread ---------------------------------------------
     def start_in_thread(self) -> Gateway:
@@ -361,4 +328,4 @@ class Gateway:
             self._loop = None
 
 
-__all__ = ["Gateway", "ENV_MAX_INFLIGHT"]
+__all__ = ["Gateway", "ENV_MAX_INFLIGHT", "error"]

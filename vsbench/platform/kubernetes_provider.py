@@ -97,6 +97,8 @@ class KubernetesProvider:
                            f"({type(exc).__name__}); is the cluster up? "
                            f"(`vsbench cluster status`)") from None
 
+    namespaces = False  # functions all live in one cluster namespace (self.namespace)
+
     def labels(self, function: str) -> dict[str, str]:
         return {LABEL_FUNCTION: function, LABEL_PLATFORM: self.platform_id,
                 "app.kubernetes.io/managed-by": "vsbench"}
@@ -114,11 +116,13 @@ class KubernetesProvider:
         replace(name, self.namespace, body, _request_timeout=15)
 
     def deployment_body(self, function: str, image: str, memory_mb: int, replicas: int,
-                        secret: str) -> dict:
+                        secret: str, watchdog: bool = False) -> dict:
+        """``watchdog``: an image not built by vsbench, run as OpenFaaS runs it (its own
+        entrypoint listening on ``$port``, ready when ``/_/health`` answers)."""
         name = deployment_name(function)
         labels = self.labels(function)
         volumes, mounts = [], []
-        if self.local:
+        if self.local and not watchdog:
             volumes.append({"name": "telemetry", "hostPath": {
                 "path": str(self.telemetry_dir), "type": "Directory"}})
             mounts.append({"name": "telemetry", "mountPath": str(self.telemetry_dir)})
@@ -137,11 +141,14 @@ class KubernetesProvider:
                      "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
             "resources": {"limits": {"memory": f"{memory_mb}Mi"},
                           "requests": {"memory": f"{memory_mb}Mi"}},
-            "readinessProbe": {"httpGet": {"path": "/_/ready", "port": PORT},
+            "readinessProbe": {"httpGet": {"path": probe_path(watchdog), "port": PORT},
                                "periodSeconds": 1, "failureThreshold": 1,
                                "successThreshold": 1, "timeoutSeconds": 1},
             "volumeMounts": mounts,
         }
+        if watchdog:
+            del container["args"]
+            container["env"].append({"name": "port", "value": str(PORT)})
         return {
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "labels": labels},
@@ -157,7 +164,7 @@ class KubernetesProvider:
         }
 
     def ensure_function(self, function: str, env: dict[str, str], image: str,
-                        memory_mb: int) -> FunctionScaler:
+                        memory_mb: int, watchdog: bool = False) -> FunctionScaler:
         name = deployment_name(function)
         secret = f"{name}-env"
         self._apply(self.core.read_namespaced_secret, self.core.create_namespaced_secret,
@@ -169,7 +176,8 @@ class KubernetesProvider:
         self._apply(self.apps.read_namespaced_deployment,
                     self.apps.create_namespaced_deployment,
                     self.apps.replace_namespaced_deployment, name,
-                    self.deployment_body(function, image, memory_mb, replicas, secret))
+                    self.deployment_body(function, image, memory_mb, replicas, secret,
+                                         watchdog))
         self._apply(self.core.read_namespaced_service, self.core.create_namespaced_service,
                     self.core.replace_namespaced_service, name,
                     {"metadata": {"name": name, "labels": self.labels(function)},
@@ -193,25 +201,34 @@ class KubernetesProvider:
         return image
 
     def factory(self, function: str, env: dict[str, str], image: str = "",
-                policy: ScalingPolicy | None = None) -> ReplicaFactory:
+                policy: ScalingPolicy | None = None, secrets: list[tuple[Path, str]] = (),
+                read_only: bool = False) -> ReplicaFactory:
         """Imports the image (local cluster) and applies the function's objects now, so a
         deployed function exists on the cluster with zero pods before its first call."""
+        from ..images.engine import TAG_PREFIX
+
+        if secrets:
+            raise VsbError("the Kubernetes host does not mount OpenFaaS secrets yet; deploy "
+                           "without 'secrets' (or use the container host)")
+        watchdog = not (image or "").startswith(TAG_PREFIX + "/") and bool(image)
         merged = {**self.base_env, **env}
         if function not in GATEWAY_CLIENTS:
             merged.pop("VSB_GATEWAY_AUTH_FILE", None)
+        if watchdog:
+            merged = dict(env)
         ref = self.image(function, image)
         made: dict[int, FunctionScaler] = {}
         if policy is not None:
             made[policy.memory_mb] = self.ensure_function(function, merged, ref,
-                                                          policy.memory_mb)
+                                                          policy.memory_mb, watchdog)
 
         def make(replica_id: str, policy: ScalingPolicy) -> KubernetesReplica:
             scaler = made.get(policy.memory_mb)
             if scaler is None:
                 scaler = made[policy.memory_mb] = self.ensure_function(
-                    function, merged, ref, policy.memory_mb)
+                    function, merged, ref, policy.memory_mb, watchdog)
             return KubernetesReplica(function, replica_id, scaler, policy.memory_mb,
-                                     probe=self.probe)
+                                     probe=self.probe, probe_path=probe_path(watchdog))
 
         return make
 
@@ -306,3 +323,8 @@ def default_kubeconfig() -> Path:
     from ..cluster.local import kubeconfig_path
 
     return kubeconfig_path()
+
+
+def probe_path(watchdog: bool) -> str:
+    """vsbench's runtime is ready on ``/_/ready`` (after init); of-watchdog on ``/_/health``."""
+    return "/_/health" if watchdog else "/_/ready"

@@ -198,6 +198,7 @@ class KubernetesReplica:
     scaler: FunctionScaler
     memory_mb: int
     probe: bool = True  # ready when our own /_/ready probe answers, not only when kubelet says
+    probe_path: str = "/_/ready"  # of-watchdog images: /_/health
     spawn_ts: float = 0.0
     scaled_ts: float | None = None  # the replica-count patch returned
     ready_ts: float | None = None
@@ -231,7 +232,7 @@ class KubernetesReplica:
 
     def _probe(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/_/ready", timeout=1) as resp:
+            with urllib.request.urlopen(f"{self.url}{self.probe_path}", timeout=1) as resp:
                 return resp.status == 200
         except OSError:
             return False

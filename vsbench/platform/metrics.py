@@ -1,8 +1,10 @@
 """Prometheus text exposition for the gateway, with OpenFaaS's metric names.
 
-OpenFaaS: ``gateway_function_invocation_total{function_name,code}``,
+OpenFaaS: ``gateway_function_invocation_started{function_name}``,
+``gateway_function_invocation_total{function_name,code}``,
 ``gateway_functions_seconds{function_name,code}`` (histogram) and
-``gateway_service_count{function_name}``. Ours: ``vsbench_cold_starts_total``,
+``gateway_service_count{function_name}``, with OpenFaaS's ``name.namespace`` function names.
+Ours: ``vsbench_cold_starts_total``,
 ``vsbench_queue_wait_seconds`` (histogram) and ``vsbench_replica_seconds_total{state}``.
 """
 
@@ -42,6 +44,10 @@ class GatewayMetrics:
         self.seconds: dict[tuple[str, int], Histogram] = defaultdict(Histogram)
         self.queue_wait: dict[str, Histogram] = defaultdict(Histogram)
         self.cold: dict[str, int] = defaultdict(int)
+        self.started_total: dict[str, int] = defaultdict(int)
+
+    def started(self, function: str) -> None:
+        self.started_total[function] += 1
 
     def observe(self, function: str, code: int, seconds: float, queue_s: float,
                 cold: bool) -> None:
@@ -52,7 +58,12 @@ class GatewayMetrics:
             self.cold[function] += 1
 
     def render(self, pools: dict) -> str:
-        out = ["# HELP gateway_function_invocation_total Function invocations",
+        """``pools`` by their metric name (``name.namespace``)."""
+        out = ["# HELP gateway_function_invocation_started The total number of function "
+               "HTTP requests started", "# TYPE gateway_function_invocation_started counter"]
+        for fn, n in sorted(self.started_total.items()):
+            out.append(f'gateway_function_invocation_started{{function_name="{fn}"}} {n}')
+        out += ["# HELP gateway_function_invocation_total Function invocations",
                "# TYPE gateway_function_invocation_total counter"]
         for (fn, code), n in sorted(self.invocations.items()):
             out.append(f'gateway_function_invocation_total{{function_name="{fn}",code="{code}"}}'

@@ -15,6 +15,7 @@ idle_timeout_s     ``com.openfaas.scale.zero=true`` +         scale-to-zero rete
                    ``com.openfaas.scale.zero-duration``
 queue_timeout_s    label ``vsbench.queue-timeout``            (activator timeout)
 memory_mb          ``limits.memory`` ("512Mi")                resources.limits.memory
+timeout_s          watchdog env ``exec_timeout``              ``timeoutSeconds``
 =================  =========================================  ==============================
 """
 
@@ -32,6 +33,7 @@ LABEL_ZERO = "com.openfaas.scale.zero"
 LABEL_ZERO_DURATION = "com.openfaas.scale.zero-duration"
 LABEL_QUEUE_TIMEOUT = "vsbench.queue-timeout"
 ENV_MAX_INFLIGHT = "max_inflight"
+ENV_EXEC_TIMEOUT = "exec_timeout"  # of-watchdog's per-call limit; the gateway applies it too
 
 
 class PolicyError(ValueError):
@@ -48,6 +50,7 @@ class ScalingPolicy:
     queue_timeout_s: float = 60.0  # longest a request waits for a slot before a 504
     max_queue: int = 1000  # waiting requests beyond this get a 503 at once
     memory_mb: int = 256  # billed by the cost model; enforced by the RSS watchdog
+    timeout_s: float = 60.0  # longest one call may take before the gateway answers 504
 
     def validate(self) -> ScalingPolicy:
         if self.min_replicas < 0:
@@ -65,8 +68,10 @@ class ScalingPolicy:
                               f"got {self.idle_timeout_s}")
         if self.queue_timeout_s <= 0:
             raise PolicyError(f"queue_timeout_s must be > 0, got {self.queue_timeout_s}")
-        if self.memory_mb < 16:
-            raise PolicyError(f"memory_mb must be >= 16, got {self.memory_mb}")
+        if self.memory_mb < 1:  # as Kubernetes, any positive limit; too small fails at start
+            raise PolicyError(f"memory_mb must be >= 1, got {self.memory_mb}")
+        if self.timeout_s <= 0:
+            raise PolicyError(f"timeout_s must be > 0, got {self.timeout_s}")
         return self
 
     @classmethod
@@ -98,7 +103,8 @@ class ScalingPolicy:
             "service": name,
             "image": image,
             "labels": lab,
-            "envVars": {ENV_MAX_INFLIGHT: str(self.max_inflight), **(env or {})},
+            "envVars": {ENV_MAX_INFLIGHT: str(self.max_inflight),
+                        ENV_EXEC_TIMEOUT: f"{self.timeout_s:g}s", **(env or {})},
             "limits": {"memory": f"{self.memory_mb}Mi"},
         }
 
@@ -106,12 +112,14 @@ class ScalingPolicy:
     def from_deployment(cls, body: dict[str, Any]) -> ScalingPolicy:
         labels = body.get("labels") or {}
         env = body.get("envVars") or {}
-        p = cls()
+        p = cls(min_replicas=1)  # OpenFaaS starts one replica unless a label says otherwise
         try:
             if LABEL_MIN in labels:
                 p.min_replicas = int(labels[LABEL_MIN])
             if LABEL_MAX in labels:
                 p.max_replicas = int(labels[LABEL_MAX])
+            elif p.max_replicas < p.min_replicas:
+                p.max_replicas = p.min_replicas
             if LABEL_TARGET in labels:
                 p.target_inflight = int(labels[LABEL_TARGET])
             if ENV_MAX_INFLIGHT in env:
@@ -120,6 +128,8 @@ class ScalingPolicy:
             zero = str(labels.get(LABEL_ZERO, "false")).lower() == "true"
             p.idle_timeout_s = (parse_duration(labels.get(LABEL_ZERO_DURATION, "15m"))
                                 if zero else None)
+            if ENV_EXEC_TIMEOUT in env:
+                p.timeout_s = parse_duration(env[ENV_EXEC_TIMEOUT])
             if LABEL_QUEUE_TIMEOUT in labels:
                 p.queue_timeout_s = parse_duration(labels[LABEL_QUEUE_TIMEOUT])
             mem = (body.get("limits") or {}).get("memory")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import VsbError
 from .container_replica import (
+    LABEL_FUNCTION,
     LABEL_PLATFORM,
     ContainerReplica,
     ContainerSpec,
@@ -77,10 +78,13 @@ class ProcessProvider:
 
     name = "process"
     enforces_memory = False  # the pool's RSS watchdog does
+    namespaces = True  # any namespace: it is part of the function's key, nothing more
 
     def factory(self, function: str, env: dict[str, str], image: str = "",
-                policy: ScalingPolicy | None = None) -> ReplicaFactory:
-        """``image`` names the build (vsbench/<fn>:<fingerprint>); processes run this tree."""
+                policy: ScalingPolicy | None = None, secrets: list[tuple[Path, str]] = (),
+                read_only: bool = False) -> ReplicaFactory:
+        """``image`` names the build (vsbench/<fn>:<fingerprint>); processes run this tree:
+        the function runtime (``python -m functions.runtime``) serving ``function``."""
         merged = {**self.base_env, **env}
 
         def make(replica_id: str, policy: ScalingPolicy) -> ProcessReplica:
@@ -125,6 +129,7 @@ class ContainerProvider:
 
     name = "container"
     enforces_memory = True  # the kernel does (--memory)
+    namespaces = True
 
     def __post_init__(self) -> None:
         from ..images.engine import find_engine
@@ -139,26 +144,43 @@ class ContainerProvider:
     def platform_label(self) -> str:
         return str(self.state_dir.resolve())
 
-    def image(self, function: str, requested: str = "") -> str:
-        """The function's image, checked to exist locally (nothing is pulled)."""
-        image = resolve_image(function, requested)
-        if not self._engine.image_exists(image):
-            raise VsbError(f"no image for {function} ({image} is not in {self.engine}'s local "
-                           f"store): run `vsbench build --images {function}`")
-        return image
+    def image(self, function: str, requested: str = "") -> tuple[str, bool]:
+        """The function's image and whether it speaks of-watchdog's contract (any image not
+        built by vsbench). A missing vsbench image is an error naming the build command; any
+        other missing image is not: as on Kubernetes, the deployment stands and its replicas
+        fail to start, saying so (nothing is pulled)."""
+        from ..images.engine import TAG_PREFIX
+
+        try:
+            image = resolve_image(function, requested)
+        except VsbError:  # no image named, none built: the start says so
+            return requested, True
+        try:
+            labels = (self._engine.inspect_image(image).get("Config") or {}).get("Labels")
+        except VsbError:
+            if image.startswith(TAG_PREFIX + "/"):  # ours, and we know how to make it
+                raise VsbError(f"no image for {function} ({image} is not in {self.engine}'s "
+                               f"local store): run `vsbench build --images {function}`"
+                               ) from None
+            return image, True
+        return image, not (labels or {}).get(LABEL_FUNCTION)
 
     def factory(self, function: str, env: dict[str, str], image: str = "",
-                policy: ScalingPolicy | None = None) -> ReplicaFactory:
+                policy: ScalingPolicy | None = None, secrets: list[tuple[Path, str]] = (),
+                read_only: bool = False) -> ReplicaFactory:
         merged = {**self.base_env, **env}
-        mounts: list[tuple[Path, str]] = [(self.telemetry_dir, "rw")]
-        if self.auth_file is not None and function in GATEWAY_CLIENTS:
+        image, watchdog = self.image(function, image)
+        mounts: list[tuple[Path, str]] = [] if watchdog else [(self.telemetry_dir, "rw")]
+        if self.auth_file is not None and function in GATEWAY_CLIENTS and not watchdog:
             mounts.append((self.auth_file, "ro"))
         else:
             merged.pop("VSB_GATEWAY_AUTH_FILE", None)
-        spec = ContainerSpec(self.engine, self.exe, self.image(function, image),
-                             self.platform_label,
+        if watchdog:  # a foreign image gets the function's own settings, not vsbench's
+            merged = {k: v for k, v in merged.items() if k in env}
+        spec = ContainerSpec(self.engine, self.exe, image, self.platform_label,
                              self.suffix, self.lock_path, mounts, self.cpus,
-                             shlex.split(os.environ.get(ENV_CREATE_ARGS, "")))
+                             shlex.split(os.environ.get(ENV_CREATE_ARGS, "")),
+                             watchdog=watchdog, secrets=list(secrets), read_only=read_only)
 
         def make(replica_id: str, policy: ScalingPolicy) -> ContainerReplica:
             return ContainerReplica(function, replica_id, merged, self.log_dir, spec,
