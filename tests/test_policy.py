@@ -40,7 +40,8 @@ def test_parse_memory(text, mb):
     ({"min_replicas": 3, "max_replicas": 2}, "max_replicas"),
     ({"target_inflight": 4, "max_inflight": 2}, "target_inflight"),
     ({"idle_timeout_s": 0}, "idle_timeout_s"),
-    ({"memory_mb": 4}, "memory_mb"),
+    ({"memory_mb": 0}, "memory_mb"),
+    ({"timeout_s": 0}, "timeout_s"),
     ({"idle_timeout": 3}, "unknown policy keys"),
 ])
 def test_invalid_policies_say_why(values, match):

@@ -53,6 +53,9 @@ class AsyncInvoker:
 
     def start(self) -> None:
         self.queue = asyncio.Queue(self.limit)
+        self.start_workers()
+
+    def start_workers(self) -> None:
         self._tasks = [asyncio.get_running_loop().create_task(self._work())
                        for _ in range(self.workers)]
 

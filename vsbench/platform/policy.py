@@ -113,30 +113,41 @@ class ScalingPolicy:
         labels = body.get("labels") or {}
         env = body.get("envVars") or {}
         p = cls(min_replicas=1)  # OpenFaaS starts one replica unless a label says otherwise
+        where = ""
+
+        def get(source: dict, key: str, parse):
+            nonlocal where
+            where = f"label {key}" if source is labels else f"envVars.{key}"
+            return parse(source[key])
+
         try:
             if LABEL_MIN in labels:
-                p.min_replicas = int(labels[LABEL_MIN])
+                p.min_replicas = get(labels, LABEL_MIN, int)
             if LABEL_MAX in labels:
-                p.max_replicas = int(labels[LABEL_MAX])
+                p.max_replicas = get(labels, LABEL_MAX, int)
             elif p.max_replicas < p.min_replicas:
                 p.max_replicas = p.min_replicas
             if LABEL_TARGET in labels:
-                p.target_inflight = int(labels[LABEL_TARGET])
+                p.target_inflight = get(labels, LABEL_TARGET, int)
             if ENV_MAX_INFLIGHT in env:
-                p.max_inflight = int(env[ENV_MAX_INFLIGHT])
+                p.max_inflight = get(env, ENV_MAX_INFLIGHT, int)
             p.target_inflight = min(p.target_inflight, p.max_inflight)
             zero = str(labels.get(LABEL_ZERO, "false")).lower() == "true"
-            p.idle_timeout_s = (parse_duration(labels.get(LABEL_ZERO_DURATION, "15m"))
-                                if zero else None)
+            p.idle_timeout_s = (get(labels, LABEL_ZERO_DURATION, parse_duration)
+                                if zero and LABEL_ZERO_DURATION in labels
+                                else 900.0 if zero else None)  # OpenFaaS's default: 15m
             if ENV_EXEC_TIMEOUT in env:
-                p.timeout_s = parse_duration(env[ENV_EXEC_TIMEOUT])
+                p.timeout_s = get(env, ENV_EXEC_TIMEOUT, parse_duration)
             if LABEL_QUEUE_TIMEOUT in labels:
-                p.queue_timeout_s = parse_duration(labels[LABEL_QUEUE_TIMEOUT])
+                p.queue_timeout_s = get(labels, LABEL_QUEUE_TIMEOUT, parse_duration)
             mem = (body.get("limits") or {}).get("memory")
             if mem:
+                where = "limits.memory"
                 p.memory_mb = parse_memory_mb(mem)
         except ValueError as exc:
-            raise PolicyError(f"deployment of {body.get('service')!r}: {exc}") from None
+            msg = str(exc) if "not a" in str(exc) else f"not a whole number: {exc}"
+            raise PolicyError(f"deployment of {body.get('service')!r}: {where}: "
+                              f"{msg}") from None
         return p.validate()
 
 
