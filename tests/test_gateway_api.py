@@ -103,6 +103,9 @@ def test_namespaces_other_than_the_default(platform):
         assert r.headers["X-Vsb-Replica"] == "noop.team-a-0"  # its own pool, not noop's
         listed = system(platform, "GET", "/system/functions?namespace=team-a").json()
         assert [(f["name"], f["namespace"]) for f in listed] == [("noop", "team-a")]
+        r = system(platform, "POST", "/system/scale-function/noop?namespace=team-a",
+                   json={"serviceName": "noop", "replicas": 0})
+        assert r.status_code == 202 and r.json()["namespace"] == "team-a"
         one = system(platform, "GET", "/system/function/noop?namespace=team-a").json()
         assert one["namespace"] == "team-a" and one["invocationCount"] == 1
         metrics = requests.get(f"{platform.gateway_url}/metrics").text

@@ -4,6 +4,8 @@ be had, naming what is missing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from conftest import wait_for
@@ -179,5 +181,9 @@ def test_an_openfaas_template_image_runs_as_its_own_pods(platform, podman):
         assert (got["method"], got["path"], got["query"], got["body"]) == (
             "PUT", "/p", {"q": "1"}, "x")
         assert got["hostname"] == pods(platform, "echo")[0].metadata.name  # ran in the pod
+        r = requests.get(f"{platform.gateway_url}/system/logs?name=echo&tail=5", auth=auth)
+        entries = [json.loads(line) for line in r.text.splitlines()]
+        assert any("upstream ready" in e["text"] for e in entries), entries
+        assert entries[0]["instance"] == got["hostname"] and entries[0]["timestamp"]
     finally:
         platform.admin().remove("echo")

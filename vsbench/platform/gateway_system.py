@@ -224,7 +224,7 @@ class SystemRoutes:
             # OpenFaaS's Go types leave an empty namespace out (omitempty): the default then.
             if not isinstance(body.get("namespace", ""), str):
                 raise DeploymentError("'namespace' must be a string")
-            ns = body.get("namespace") or DEFAULT_NAMESPACE
+            ns = body.get("namespace") or request.query.get("namespace") or DEFAULT_NAMESPACE
         except DeploymentError as exc:
             return bad(f"scale {name}: {exc}")
         key = self._key(name, ns)
@@ -324,9 +324,19 @@ class SystemRoutes:
             return web.json_response({"error": {"kind": "bad_request", "retryable": False,
                                                 "message": f"logs: {exc}"}}, status=422)
         follow = (q.get("follow") or "").lower() in ("true", "1", "t")
+        resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        if hasattr(self.provider, "pod_logs"):  # Kubernetes: the pods' logs, a snapshot
+            lines = await asyncio.to_thread(
+                self.provider.pod_logs, [s.replica for s in self.pools[key].live()],
+                q.get("instance") or None, tail, since)
+            await resp.prepare(request)
+            for pod, ts, text in lines:
+                await resp.write((json.dumps({"name": name, "namespace": ns, "instance": pod,
+                                              "timestamp": ts, "text": text}) + "\n").encode())
+            await resp.write_eof()
+            return resp
         log_dir = getattr(self.provider, "log_dir", None)
         files = replica_logs(log_dir, key, q.get("instance") or None)
-        resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await resp.prepare(request)
         offsets: dict = {}
         for entry in entries(files, name, ns, since, tail, offsets):

@@ -232,6 +232,29 @@ class KubernetesProvider:
 
         return make
 
+    def pod_logs(self, replicas: list, instance: str | None, tail: int,
+                 since: float | None) -> list[tuple[str, str, str]]:
+        """(pod, RFC 3339 time, line) of the replicas' pods, from the kubelet through the API
+        (a pod's log goes with the pod)."""
+        out = []
+        for rep in replicas:
+            pod = getattr(getattr(rep, "pod", None), "name", None)
+            if pod is None or (instance and pod != instance):
+                continue
+            try:
+                text = self.core.read_namespaced_pod_log(
+                    pod, self.namespace, container="function", timestamps=True,
+                    tail_lines=tail if tail > 0 else None,
+                    since_seconds=max(1, int(time.time() - since)) if since else None,
+                    _request_timeout=15)
+            except Exception:  # noqa: BLE001 - not started yet, or already gone
+                continue
+            for line in (text or "").splitlines():
+                ts, _, rest = line.partition(" ")
+                out.append((pod, ts, rest))
+        out.sort(key=lambda e: e[1])
+        return out[-tail:] if tail > 0 else out
+
     def delete_pod(self, name: str, grace_s: int) -> None:
         try:
             self.core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=grace_s,
