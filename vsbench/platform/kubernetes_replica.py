@@ -28,6 +28,7 @@ from typing import Any
 from ..errors import VsbError
 
 PORT = 8080
+COST_SETTLE_S = 0.5  # between seeing a victim's deletion cost and lowering the count
 LABEL_FUNCTION = "vsbench.function"
 LABEL_PLATFORM = "vsbench.platform"
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
@@ -164,6 +165,9 @@ class FunctionScaler:
                     alive = False
             if alive and not force:
                 self._wait_lowest(view, 30.0)
+                # Our watch has the new cost; the ReplicaSet controller's cache may not yet
+                # (on a loaded machine it once lagged enough to delete the other pod, in CI).
+                time.sleep(COST_SETTLE_S)
             with self.cond:
                 self.members = max(0, self.members - 1)
                 if view is not None:
