@@ -200,9 +200,9 @@ class SystemRoutes:
             return bad(f"remove: {exc}")
         key = self._key(name, ns)  # a name no function can have is simply not found
         pool = self.pools.pop(key, None)
-        self.deployments.pop(key, None)
-        if pool is None:
+        if pool is None:  # (also while its deploy is still under way: that one stands)
             return not_found(f"function {name} not found in {ns}")
+        self.deployments.pop(key, None)
         await pool.close()
         return web.Response(status=200, text=f"removed {name}")
 
