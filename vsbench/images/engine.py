@@ -20,6 +20,11 @@ SETUP_HINT = "run `vsbench setup --containers` (as root it installs and configur
 TAG_PREFIX = "localhost/vsbench"  # vsbench's own images: <TAG_PREFIX>/<function>:<fingerprint>
 
 
+def is_vsbench_image(tag: str) -> bool:
+    """Whether ``tag`` names one of vsbench's own function images (by its name)."""
+    return tag.startswith(TAG_PREFIX + "/")
+
+
 @dataclass(frozen=True)
 class ContainerEngine:
     name: str  # podman | docker

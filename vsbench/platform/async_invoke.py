@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from .gateway_system import error
+
 if TYPE_CHECKING:
     from .gateway import Gateway
 
@@ -48,7 +50,6 @@ class AsyncInvoker:
         self.workers = int(os.environ.get(ENV_WORKERS, "4"))
         self.queue: asyncio.Queue[AsyncCall] | None = None
         self._tasks: list[asyncio.Task] = []
-        self._seq = 0
         self.done = 0
 
     def start(self) -> None:
@@ -65,8 +66,6 @@ class AsyncInvoker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def handle(self, request: web.Request) -> web.Response:
-        from .gateway import error
-
         start_ns = time.time_ns()
         name = request.match_info["name"]
         if self.gateway.lookup(name) is None:
@@ -77,18 +76,16 @@ class AsyncInvoker:
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 return error(400, "bad_request", f"X-Callback-Url {callback!r} is not an "
                              "http(s) URL")
-        self._seq += 1
-        call_id = f"{self.gateway._call_prefix}a{self._seq}"
         call = AsyncCall(name, request.match_info.get("tail", ""), request.query_string,
-                         dict(request.headers), await request.read(), callback, call_id,
-                         start_ns)
+                         dict(request.headers), await request.read(), callback,
+                         self.gateway.new_call_id(), start_ns)
         try:
             self.queue.put_nowait(call)
         except asyncio.QueueFull:
             return error(429, "queue_full", f"the async queue holds {self.limit} calls "
                          f"({ENV_QUEUE}); retry later", retryable=True,
                          headers={"Retry-After": "1"})
-        return web.Response(status=202, headers={"X-Call-Id": call_id,
+        return web.Response(status=202, headers={"X-Call-Id": call.call_id,
                                                  "X-Start-Time": str(start_ns)})
 
     async def _work(self) -> None:
@@ -106,12 +103,12 @@ class AsyncInvoker:
     async def _run(self, call: AsyncCall) -> None:
         gw = self.gateway
         dep = gw.lookup(call.name)
-        headers = {**call.headers, "X-Call-Id": call.call_id}
         if dep is None or dep.key not in gw.pools:  # removed while queued
             status, out, data = 404, {}, f"function {call.name} is not deployed".encode()
         else:
-            status, out, data = await gw.forward(dep, "POST", call.tail, call.query, headers,
-                                                 call.body, call.start_ns)
+            status, out, data = await gw.forward(dep, "POST", call.tail, call.query,
+                                                 call.headers, call.body, call.start_ns,
+                                                 call.call_id)
         seconds = (time.time_ns() - call.start_ns) / 1e9
         record = {"call_id": call.call_id, "function": call.name, "status": status,
                   "duration_ms": round(seconds * 1000, 3), "callback": call.callback}

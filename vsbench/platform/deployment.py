@@ -46,12 +46,16 @@ def check_name(value: Any, what: str) -> str:
     return value
 
 
-def split_qualified(name: str, default_namespace: str = DEFAULT_NAMESPACE) -> tuple[str, str]:
-    """``noop.openfaas-fn`` -> (noop, openfaas-fn); ``noop`` -> (noop, the default)."""
-    if "." in name:
-        fn, ns = name.split(".", 1)
-        return fn, ns
-    return name, default_namespace
+def function_key(name: str, namespace: str = DEFAULT_NAMESPACE) -> str:
+    """The gateway's key of a function: ``name`` in the default namespace, ``name.namespace``
+    in any other."""
+    return name if namespace == DEFAULT_NAMESPACE else f"{name}.{namespace}"
+
+
+def key_of(qualified: str) -> str:
+    """The key ``noop.openfaas-fn`` or ``noop`` (an invocation path, an alert) names."""
+    fn, _, ns = qualified.partition(".")
+    return function_key(fn, ns or DEFAULT_NAMESPACE)
 
 
 def _string(body: dict, key: str, required: bool = False) -> str:
@@ -132,9 +136,11 @@ class Deployment:
 
     @property
     def key(self) -> str:
-        """The gateway's key: ``name`` in the default namespace, ``name.namespace`` else."""
-        if self.namespace == DEFAULT_NAMESPACE:
-            return self.service
+        return function_key(self.service, self.namespace)
+
+    @property
+    def qualified(self) -> str:
+        """``name.namespace``, as OpenFaaS names a function in metrics."""
         return f"{self.service}.{self.namespace}"
 
     @classmethod

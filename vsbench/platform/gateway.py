@@ -25,9 +25,9 @@ from aiohttp import web
 
 from .async_invoke import AsyncInvoker
 from .auth import BasicAuth
-from .deployment import DEFAULT_NAMESPACE, Deployment, split_qualified
+from .deployment import DEFAULT_NAMESPACE, Deployment, key_of
 from .events import PlatformLogs
-from .gateway_system import SystemRoutes
+from .gateway_system import SystemRoutes, error
 from .metrics import GatewayMetrics
 from .policy import ENV_MAX_INFLIGHT
 from .scaling import PoolError, ScalingPool
@@ -51,13 +51,6 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
         return uvloop.new_event_loop()
     except ImportError:
         return asyncio.new_event_loop()
-
-
-def error(status: int, kind: str, message: str, retryable: bool = False,
-          headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": {"kind": kind, "message": message,
-                                        "retryable": retryable}}, status=status,
-                             headers=headers)
 
 
 class Gateway(SystemRoutes):
@@ -120,7 +113,7 @@ class Gateway(SystemRoutes):
         return web.Response(text="OK")
 
     async def prometheus(self, request: web.Request) -> web.Response:
-        qualified = {f"{d.service}.{d.namespace}": self.pools[k]
+        qualified = {d.qualified: self.pools[k]
                      for k, d in self.deployments.items() if k in self.pools}
         return web.Response(text=self.metrics.render(qualified),
                             content_type="text/plain", charset="utf-8")
@@ -130,8 +123,7 @@ class Gateway(SystemRoutes):
 
     def lookup(self, name: str) -> Deployment | None:
         """The deployment ``name`` (``fn`` or ``fn.namespace``) invokes, if any."""
-        fn, ns = split_qualified(name)
-        return self.deployments.get(fn if ns == DEFAULT_NAMESPACE else f"{fn}.{ns}")
+        return self.deployments.get(key_of(name))
 
     # --- invoke ---------------------------------------------------------------------------
     async def invoke(self, request: web.Request) -> web.Response:
@@ -147,14 +139,15 @@ class Gateway(SystemRoutes):
         return web.Response(body=data, status=status, headers=headers)
 
     async def forward(self, dep: Deployment, method: str, tail: str, query: str,
-                      in_headers, body: bytes, start_ns: int
+                      in_headers, body: bytes, start_ns: int, call_id: str | None = None
                       ) -> tuple[int, dict[str, str], bytes]:
-        """One call of ``dep`` on a replica: (status, headers, body), never an exception."""
+        """One call of ``dep`` on a replica: (status, headers, body), never an exception.
+        ``call_id``: the id the call already has (an async call's), else a new one."""
         pool = self.pools[dep.key]
-        name = f"{dep.service}.{dep.namespace}"
+        name = dep.qualified
         t0 = time.perf_counter()
         ts = start_ns / 1e9
-        call_id = f"{self._call_prefix}{next(self._call_seq)}"
+        call_id = call_id or self.new_call_id()
         request_id = in_headers.get("X-Vsb-Request-Id")
         self.metrics.started(name)
         out = {"X-Call-Id": call_id, "X-Start-Time": str(start_ns)}
@@ -224,12 +217,15 @@ class Gateway(SystemRoutes):
                  replica: str | None, ts: float, request_id: str | None, error: str | None,
                  call_id: str | None):
         seconds = time.perf_counter() - t0
-        self.metrics.observe(f"{dep.service}.{dep.namespace}", status, seconds, queue_s, cold)
+        self.metrics.observe(dep.qualified, status, seconds, queue_s, cold)
         self.logs.invocations.write({
             "ts": ts, "call_id": call_id, "function": dep.key, "status": status,
             "duration_ms": round(seconds * 1000, 3),
             "queue_ms": round(queue_s * 1000, 3), "cold": cold, "replica_id": replica,
             "request_id": request_id, "error": error})
+
+    def new_call_id(self) -> str:
+        return f"{self._call_prefix}{next(self._call_seq)}"
 
     # --- making pools ----------------------------------------------------------------------
     def make_factory(self, dep: Deployment):

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .deployment import DEFAULT_NAMESPACE, Deployment, DeploymentError
+from .deployment import DEFAULT_NAMESPACE, Deployment, DeploymentError, function_key, key_of
 from .function_logs import entries, parse_since, replica_logs
 from .secrets import SecretStore
 
@@ -28,19 +28,24 @@ INT64_MAX = 2**63 - 1
 ENV_FOLLOW_S = "VSB_LOGS_FOLLOW_S"  # how long ?follow=true streams (OpenFaaS: its timeout)
 
 
+def error(status: int, kind: str, message: str, retryable: bool = False,
+          headers: dict[str, str] | None = None) -> web.Response:
+    """Every error the gateway itself answers: ``{"error": {kind, message, retryable}}``."""
+    return web.json_response({"error": {"kind": kind, "message": message,
+                                        "retryable": retryable}}, status=status,
+                             headers=headers)
+
+
 def bad(message: str) -> web.Response:
-    return web.json_response({"error": {"kind": "bad_request", "message": message,
-                                        "retryable": False}}, status=400)
+    return error(400, "bad_request", message)
 
 
 def conflict(message: str) -> web.Response:
-    return web.json_response({"error": {"kind": "exists", "message": message,
-                                        "retryable": False}}, status=409)
+    return error(409, "exists", message)
 
 
 def not_found(message: str) -> web.Response:
-    return web.json_response({"error": {"kind": "not_found", "message": message,
-                                        "retryable": False}}, status=404)
+    return error(404, "not_found", message)
 
 
 async def read_json(request: web.Request) -> Any:
@@ -97,9 +102,6 @@ class SystemRoutes:
         out["vsbench"] = pool.describe()["vsbench"]
         return out
 
-    def _key(self, name: str, namespace: str) -> str:
-        return name if namespace == DEFAULT_NAMESPACE else f"{name}.{namespace}"
-
     async def list_functions(self, request: web.Request) -> web.Response:
         ns = request.query.get("namespace")
         return web.json_response([self.status_of(k) for k, d in self.deployments.items()
@@ -107,7 +109,7 @@ class SystemRoutes:
 
     async def get_function(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        key = self._key(name, request.query.get("namespace") or DEFAULT_NAMESPACE)
+        key = function_key(name, request.query.get("namespace") or DEFAULT_NAMESPACE)
         if key not in self.pools:
             return not_found(f"function {name} not found")
         return web.json_response(self.status_of(key))
@@ -160,7 +162,7 @@ class SystemRoutes:
             service = body.get("service") if isinstance(body, dict) else None
             ns = (body.get("namespace") or DEFAULT_NAMESPACE) if isinstance(body, dict) else 0
             if (isinstance(service, str) and isinstance(ns, str)
-                    and self._key(service, ns) not in self.deployments):
+                    and function_key(service, ns) not in self.deployments):
                 return not_found(f"function {service!r} not found in {ns}")
             return bad(f"update: {exc}")
         old, pool = self.deployments.get(dep.key), self.pools.get(dep.key)
@@ -198,7 +200,7 @@ class SystemRoutes:
             ns = ns or request.query.get("namespace") or DEFAULT_NAMESPACE
         except DeploymentError as exc:
             return bad(f"remove: {exc}")
-        key = self._key(name, ns)  # a name no function can have is simply not found
+        key = function_key(name, ns)  # a name no function can have is simply not found
         pool = self.pools.pop(key, None)
         if pool is None:  # (also while its deploy is still under way: that one stands)
             return not_found(f"function {name} not found in {ns}")
@@ -227,7 +229,7 @@ class SystemRoutes:
             ns = body.get("namespace") or request.query.get("namespace") or DEFAULT_NAMESPACE
         except DeploymentError as exc:
             return bad(f"scale {name}: {exc}")
-        key = self._key(name, ns)
+        key = function_key(name, ns)
         pool = self.pools.get(key)
         if pool is None:
             return not_found(f"function {name} not found in {ns}")
@@ -260,8 +262,7 @@ class SystemRoutes:
         except DeploymentError as exc:
             return bad(f"alert: {exc}")
         for status, name in todo:
-            fn, _, ns = name.partition(".")
-            pool = self.pools.get(self._key(fn, ns or DEFAULT_NAMESPACE))
+            pool = self.pools.get(key_of(name))
             if pool is None:
                 continue
             if status == "firing":
@@ -314,15 +315,14 @@ class SystemRoutes:
     async def function_logs(self, request: web.Request) -> web.StreamResponse:
         q = request.query
         name, ns = q.get("name") or "", q.get("namespace") or DEFAULT_NAMESPACE
-        key = self._key(name, ns)
+        key = function_key(name, ns)
         if key not in self.pools:
             return not_found(f"function {name!r} not found in {ns}")
         try:  # as faas-provider's log handler: 422 when tail or since do not parse
             tail = int(q.get("tail") or 0)
             since = parse_since(q.get("since"))
         except ValueError as exc:
-            return web.json_response({"error": {"kind": "bad_request", "retryable": False,
-                                                "message": f"logs: {exc}"}}, status=422)
+            return error(422, "bad_request", f"logs: {exc}")
         follow = (q.get("follow") or "").lower() in ("true", "1", "t")
         resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         if hasattr(self.provider, "pod_logs"):  # Kubernetes: the pods' logs, a snapshot

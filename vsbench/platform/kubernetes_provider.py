@@ -205,12 +205,12 @@ class KubernetesProvider:
                 read_only: bool = False) -> ReplicaFactory:
         """Imports the image (local cluster) and applies the function's objects now, so a
         deployed function exists on the cluster with zero pods before its first call."""
-        from ..images.engine import TAG_PREFIX
+        from ..images.engine import is_vsbench_image
 
         if secrets:
             raise VsbError("the Kubernetes host does not mount OpenFaaS secrets yet; deploy "
                            "without 'secrets' (or use the container host)")
-        watchdog = not (image or "").startswith(TAG_PREFIX + "/") and bool(image)
+        watchdog = bool(image) and not is_vsbench_image(image)
         merged = {**self.base_env, **env}
         if function not in GATEWAY_CLIENTS:
             merged.pop("VSB_GATEWAY_AUTH_FILE", None)

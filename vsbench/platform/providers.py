@@ -149,7 +149,7 @@ class ContainerProvider:
         built by vsbench). A missing vsbench image is an error naming the build command; any
         other missing image is not: as on Kubernetes, the deployment stands and its replicas
         fail to start, saying so (nothing is pulled)."""
-        from ..images.engine import TAG_PREFIX
+        from ..images.engine import is_vsbench_image
 
         try:
             image = resolve_image(function, requested)
@@ -158,7 +158,7 @@ class ContainerProvider:
         try:
             labels = (self._engine.inspect_image(image).get("Config") or {}).get("Labels")
         except VsbError:
-            if image.startswith(TAG_PREFIX + "/"):  # ours, and we know how to make it
+            if is_vsbench_image(image):  # ours, and we know how to make it
                 raise VsbError(f"no image for {function} ({image} is not in {self.engine}'s "
                                f"local store): run `vsbench build --images {function}`"
                                ) from None
