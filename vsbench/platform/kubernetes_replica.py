@@ -2,11 +2,14 @@
 
 Each function is a Deployment (plus a Service) in the provider's namespace. A replica of the
 scaling pool is one of its pods: starting a replica raises the Deployment's replica count and
-claims the oldest pod nobody has claimed; stopping one marks its pod with the lowest
-``controller.kubernetes.io/pod-deletion-cost`` and lowers the count, so the ReplicaSet
-removes that pod and no other. The ReplicaSet ranks unscheduled, pending and unready pods
-before any deletion cost, so a scale-down waits (bounded) until no other pod of the function
-ranks below its victim; scale operations of one function run one at a time.
+claims the oldest pod nobody has claimed; stopping one deletes its pod first and lowers the
+count only once the pod is terminating, so the ReplicaSet, which no longer counts a
+terminating pod, can only remove a pod nobody claimed (a replacement it may have started in
+between ranks below every running pod, being unscheduled or pending). Leaving the choice to
+the ReplicaSet, even with the victim at the lowest ``controller.kubernetes.io/pod-deletion-cost``,
+lost the other pod in CI: the ReplicaSet ranks any unready pod before deletion costs, and a
+readiness probe can miss on a loaded machine. The cost is still set, for a controller acting
+on a stale cache. Scale operations of one function run one at a time.
 
 One watch per provider (every pod labelled with the platform) keeps each pod's state and the
 moment this process saw each milestone (created, scheduled, address and container running as
@@ -19,6 +22,7 @@ probes pods itself); both times are recorded.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import urllib.request
@@ -28,7 +32,6 @@ from typing import Any
 from ..errors import VsbError
 
 PORT = 8080
-COST_SETTLE_S = 0.5  # between seeing a victim's deletion cost and lowering the count
 LABEL_FUNCTION = "vsbench.function"
 LABEL_PLATFORM = "vsbench.platform"
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
@@ -59,11 +62,6 @@ class PodView:
     # container's startedAt; PodReadyToStartContainers is the sandbox (pause + CNI) ready
     conditions: dict[str, float] = field(default_factory=dict)
     started_at: float | None = None
-
-    def rank(self) -> tuple[int, int, int]:
-        """The ReplicaSet's first three deletion criteria: lower goes first."""
-        phase = {"Pending": 0, "Unknown": 1, "Running": 2}.get(self.phase, 0)
-        return (1 if self.node else 0, phase, 1 if self.ready else 0)
 
 
 def update_view(view: PodView, pod, now: float) -> None:
@@ -155,38 +153,24 @@ class FunctionScaler:
     def release(self, view: PodView | None, grace_s: float, force: bool = False) -> None:
         """Remove the claimed pod ``view`` (or, when it is gone, one pod) from the count."""
         with self.op_lock:
-            core, ns = self.provider.core, self.provider.namespace
             alive = view is not None and not view.gone and not view.deleting
             if alive:
                 try:
-                    core.patch_namespaced_pod(view.name, ns, {"metadata": {"annotations": {
-                        DELETION_COST: VICTIM_COST}}}, _request_timeout=30)
+                    self.provider.core.patch_namespaced_pod(
+                        view.name, self.provider.namespace,
+                        {"metadata": {"annotations": {DELETION_COST: VICTIM_COST}}},
+                        _request_timeout=30)
                 except Exception:  # noqa: BLE001 - gone meanwhile
                     alive = False
-            if alive and not force:
-                self._wait_lowest(view, 30.0)
-                # Our watch has the new cost; the ReplicaSet controller's cache may not yet
-                # (on a loaded machine it once lagged enough to delete the other pod, in CI).
-                time.sleep(COST_SETTLE_S)
+            if alive:
+                grace = 0 if force or grace_s <= 0 else math.ceil(grace_s)
+                self.provider.delete_pod(view.name, grace)
+                self._wait_deleting(view, 10.0)
             with self.cond:
                 self.members = max(0, self.members - 1)
                 if view is not None:
                     self.claimed.pop(view.name, None)
             self._set_replicas()
-            if alive:
-                self._wait_deleting(view, 10.0)
-                if force or grace_s <= 0:
-                    self.provider.delete_pod(view.name, 0)
-
-    def _wait_lowest(self, victim: PodView, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        with self.cond:
-            while time.monotonic() < deadline:
-                others = [v for v in self.pods.values() if v.name != victim.name
-                          and not v.deleting and not v.gone]
-                if all(v.rank() >= victim.rank() for v in others):
-                    return
-                self.cond.wait(0.5)
 
     def _wait_deleting(self, victim: PodView, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
