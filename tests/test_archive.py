@@ -15,7 +15,9 @@ from vsbench.archive import (
     REPLICA_COLUMNS,
     REQUEST_COLUMNS,
     _union_seconds,
+    build_replicas,
     check_tables,
+    keepalive_ends,
     load_archive,
 )
 
@@ -63,6 +65,37 @@ def test_busy_union_clips_and_merges():
     assert _union_seconds([(0, 2), (1, 3), (5, 6)], 2.5, 5.5) == pytest.approx(1.0)
 
 
+def _rec(rid, last, stop_ts=110.0, reason="platform_down", timeout=30.0, floor=0, fn="asr"):
+    return {"function": fn, "replica_id": rid, "spawn_ts": 0.0, "ready_ts": 1.0,
+            "last_active_ts": last, "stop_ts": stop_ts, "stop_reason": reason,
+            "idle_timeout_s": timeout, "min_replicas": floor, "memory_mb": 1024}
+
+
+def test_a_30s_keepalive_is_charged_to_its_end_not_to_the_window():
+    """The window closes at 100 s, the platform goes down at 110 s: a replica last active at
+    95 s with a 30 s keep-alive is charged to 125 s (25 s after the window), marked."""
+    window = (0.0, 100.0)
+    reps = build_replicas([_rec("a", 95.0)], [], _invocations([]).assign(
+        replica_id=[], lease_ts=[], end_ts=[]), window)
+    row = reps.iloc[0]
+    assert row["end_kind"] == "keepalive" and row["end_ts"] == pytest.approx(125.0)
+    assert row["alive_s"] == pytest.approx(125.0) and row["tail_s"] == pytest.approx(25.0)
+
+
+def test_keepalive_ends_follow_the_pool():
+    ends = keepalive_ends([
+        _rec("idle-stopped", 10.0, stop_ts=41.0, reason="idle"),   # a real stop: as it was
+        _rec("late-stop", 90.0, stop_ts=104.0, reason="idle"),     # after the window: real
+        _rec("old", 80.0, floor=1), _rec("new", 90.0, floor=1),    # one kept by min_replicas
+        _rec("never", 50.0, timeout=None, fn="search"),            # never scales down
+        _rec("expired", 60.0, timeout=5.0, fn="ffmpeg-0"),         # past its keep-alive
+    ], hi=100.0)
+    assert ends["idle-stopped"] == (41.0, "stopped") and ends["late-stop"] == (104.0, "stopped")
+    # the pool stops the replica idle longest first, and keeps min_replicas
+    assert ends["old"] == (110.0, "keepalive") and ends["new"] == (100.0, "window")
+    assert ends["never"] == (100.0, "window") and ends["expired"] == (100.0, "window")
+
+
 def _documented_columns(section: str) -> list[str]:
     text = (REPO / "docs" / "archive.md").read_text()
     body = text.split(f"## {section}", 1)[1].split("\n## ", 1)[0]
@@ -106,7 +139,8 @@ def test_experiment_writes_a_complete_archive(tmp_path):
     assert not inv[inv["warmup"]]["cold"].any()
     assert inv["cold"].dtype == bool
     window = a["provenance"]["window"]
-    assert (reps["alive_s"] <= window[1] - window[0] + 1e-6).all()
+    assert (reps["alive_s"] <= window[1] - window[0] + reps["tail_s"] + 1e-6).all()
+    assert set(reps["end_kind"]) <= {"stopped", "keepalive", "window"}
     assert (reps["busy_s"] <= reps["alive_s"] + 1e-6).all()
     assert reps["ready_ts"].notna().all() and reps["stop_reason"].notna().all()
     prov = a["provenance"]

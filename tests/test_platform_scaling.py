@@ -67,6 +67,25 @@ def test_scale_from_zero_is_cold_then_warm_then_back_to_zero(platform, noop):
     assert (events[1]["from"], events[1]["to"]) == (1, 0)
 
 
+def test_cold_calls_are_classed_scale_from_zero_or_scale_out(platform, noop):
+    """From zero, the first call waits for a start with no ready replica: scale from zero.
+    With one replica busy, a second call that waits for a new replica: scale out. A call
+    served by a ready replica: warm. The class is in the header and the invocation log."""
+    noop(min_replicas=0, max_replicas=2, max_inflight=1, idle_timeout_s=30)
+    first = invoke(platform)
+    assert first.headers["X-Vsb-Start"] == "scale_from_zero"
+    with ThreadPoolExecutor(2) as ex:
+        busy = ex.submit(invoke, platform, 3000)
+        time.sleep(0.3)  # the ready replica is busy 2.7 s more: a noop starts well within
+        second = ex.submit(invoke, platform).result()
+        busy = busy.result()
+    assert busy.headers["X-Vsb-Start"] == "warm"
+    assert second.headers["X-Vsb-Start"] == "scale_out", second.headers
+    assert second.headers["X-Vsb-Replica"] != busy.headers["X-Vsb-Replica"]
+    starts = [r["start"] for r in platform.logs.invocations.where(function="noop")][-3:]
+    assert sorted(starts) == ["scale_from_zero", "scale_out", "warm"]
+
+
 def test_min_replicas_hold_and_start_at_deploy(platform, noop):
     noop(min_replicas=1, max_replicas=2, idle_timeout_s=0.3)
     platform.admin().wait_available(["noop"])

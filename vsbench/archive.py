@@ -6,7 +6,9 @@ Files (schema: docs/archive.md):
   status each;
 - ``invocations.parquet``: one row per function call the gateway proxied (the gateway's view
   joined with the replica's own telemetry by call id);
-- ``replicas.jsonl``: one line per replica: lifecycle, busy and alive seconds in the run window;
+- ``replicas.jsonl``: one line per replica: lifecycle, busy seconds in the run window, and
+  alive seconds from the window's start until it really stopped or, when the run ended first,
+  to the end of its keep-alive (``end_kind``, :func:`keepalive_ends`);
 - ``scale_events.jsonl``, ``system.parquet`` (machine load samples), ``provenance.json``,
   ``summary.json`` (counts and the completeness check).
 """
@@ -27,7 +29,7 @@ REQUEST_COLUMNS = ["seq", "request_id", "warmup", "scheduled_offset_s", "schedul
                    "service_ms", "send_lag_ms", "cold", "replica_id", "e2e_ms"]
 INVOCATION_COLUMNS = [
     "call_id", "request_id", "warmup", "function", "replica_id", "status", "error", "cold",
-    "ts", "queue_ms", "duration_ms", "lease_ts", "end_ts", "exec_ms", "cpu_ms",
+    "start", "ts", "queue_ms", "duration_ms", "lease_ts", "end_ts", "exec_ms", "cpu_ms",
     "process_cpu_ms", "child_cpu_ms", "storage_get_ms", "storage_put_ms", "bytes_in",
     "bytes_out", "replica_invocation", "replica_peak_rss_mb", "child_peak_rss_mb",
     "memory_mb"]
@@ -36,7 +38,10 @@ REPLICA_COLUMNS = [
     "start_call_ts", "process_start_ts", "runtime_up_ts", "init_done_ts", "ready_ts", "stop_ts",
     "stop_reason", "import_ms", "init_ms", "served", "peak_rss_mb", "alive_s", "busy_s",
     "alive_total_s", "busy_total_s", "pod", "scheduled_ts", "probe_ready_ts",
-    "kubelet_ready_ts"]
+    "kubelet_ready_ts", "last_active_ts", "end_ts", "end_kind", "tail_s"]
+# How a replica's alive time ends (see keepalive_ends)
+END_KINDS = ("stopped", "keepalive", "window")
+SHUTDOWN_REASON = "platform_down"  # the pool's stop reason when the platform goes down
 
 
 def archive_dir(root: Path, platform: str, regime: str, workload: str, rep: int) -> Path:
@@ -73,7 +78,7 @@ def build_invocations(gateway_log: list[dict], runtime_log: list[dict],
             "call_id": g.get("call_id"), "request_id": g.get("request_id"),
             "warmup": g.get("request_id") in warmup_ids, "function": g["function"],
             "replica_id": g.get("replica_id"), "status": g["status"], "error": g.get("error"),
-            "cold": bool(g.get("cold")), "ts": g["ts"], "queue_ms": g.get("queue_ms"),
+            "cold": bool(g.get("cold")), "start": g.get("start"), "ts": g["ts"], "queue_ms": g.get("queue_ms"),
             "duration_ms": g.get("duration_ms"), "lease_ts": g["ts"] + queue_s,
             "end_ts": g["ts"] + (g.get("duration_ms") or 0.0) / 1000,
             "memory_mb": memory_mb.get(g["function"]),
@@ -98,10 +103,48 @@ def _union_seconds(intervals: list[tuple[float, float]], lo: float, hi: float) -
     return total
 
 
+def keepalive_ends(pool_log: list[dict], hi: float) -> dict[str, tuple[float, str]]:
+    """When each replica's alive time ends, and how that is known: ``replica_id -> (end_ts,
+    end_kind)``.
+
+    * ``stopped``: it stopped for a reason of its own (idle, died, …): charged to that stop,
+      even when it came after the window closed.
+    * ``keepalive``: the platform went down while it was idle within its keep-alive: charged
+      analytically to the end of it, ``last active + idle_timeout_s``. As the pool does, the
+      replica idle longest goes first, and never below ``min_replicas``.
+    * ``window``: kept by ``min_replicas`` or a regime that never scales down, or already past
+      its keep-alive when the window closed: charged to the window's end.
+    """
+    ends: dict[str, tuple[float, str]] = {}
+    running: dict[str, list[dict]] = {}
+    for p in pool_log:
+        if p.get("stop_ts") is not None and p.get("stop_reason") != SHUTDOWN_REASON:
+            ends[p["replica_id"]] = (float(p["stop_ts"]), "stopped")
+        else:
+            running.setdefault(p["function"], []).append(p)
+    for reps in running.values():
+        def idle_since(p: dict) -> float:
+            return float(p.get("last_active_ts") or p.get("ready_ts") or p.get("spawn_ts") or hi)
+        live = len(reps)
+        for p in sorted(reps, key=idle_since):
+            timeout, floor = p.get("idle_timeout_s"), int(p.get("min_replicas") or 0)
+            end = idle_since(p) + float(timeout) if timeout is not None else None
+            if end is not None and live > floor and end > hi:
+                ends[p["replica_id"]] = (end, "keepalive")
+            else:
+                ends[p["replica_id"]] = (hi, "window")
+            if end is not None and live > floor:
+                live -= 1
+    return ends
+
+
 def build_replicas(pool_log: list[dict], lifecycles: list[dict], invocations: pd.DataFrame,
                    window: tuple[float, float]) -> pd.DataFrame:
-    """Replica lifecycles; ``alive_s``/``busy_s`` count only the run window (warm-up out)."""
+    """Replica lifecycles. ``busy_s`` counts the run window only (warm-up out); ``alive_s``
+    runs from the window's start (or the spawn, if later) to the end :func:`keepalive_ends`
+    gives, ``tail_s`` of it after the window closed."""
     lo, hi = window
+    ends = keepalive_ends(pool_log, hi)
     life = {r["replica_id"]: r for r in lifecycles}
     busy: dict[str, list[tuple[float, float]]] = {}
     for row in invocations.itertuples():
@@ -111,7 +154,8 @@ def build_replicas(pool_log: list[dict], lifecycles: list[dict], invocations: pd
     for p in pool_log:
         rid = p["replica_id"]
         lc = life.get(rid, {})
-        stop = p.get("stop_ts") or hi
+        end, kind = ends[rid]
+        begin = max(p.get("spawn_ts") or lo, lo)
         rows.append({
             "function": p["function"], "replica_id": rid, "host": p.get("host", "process"),
             "memory_mb": p.get("memory_mb"), "spawn_ts": p.get("spawn_ts"),
@@ -125,13 +169,15 @@ def build_replicas(pool_log: list[dict], lifecycles: list[dict], invocations: pd
             "import_ms": lc.get("import_ms", p.get("import_ms")),
             "init_ms": lc.get("init_ms", p.get("init_ms")), "served": p.get("served"),
             "peak_rss_mb": p.get("peak_rss_mb"),
-            "alive_s": max(0.0, min(stop, hi) - max(p.get("spawn_ts") or lo, lo)),
+            "alive_s": max(0.0, end - begin),
             "busy_s": _union_seconds(busy.get(rid, []), lo, hi),
             "alive_total_s": p.get("alive_s"), "busy_total_s": p.get("busy_s"),
             # Kubernetes: the pod, and milestones as the gateway's pod watch saw them
             "pod": p.get("pod"), "scheduled_ts": p.get("scheduled_ts"),
             "probe_ready_ts": p.get("probe_ready_ts"),
             "kubelet_ready_ts": p.get("kubelet_ready_ts"),
+            "last_active_ts": p.get("last_active_ts"), "end_ts": end, "end_kind": kind,
+            "tail_s": max(0.0, end - max(hi, begin)),
         })
     return _frame(rows, REPLICA_COLUMNS)
 

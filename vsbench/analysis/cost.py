@@ -8,8 +8,9 @@ provides them; only the columns listed under *Validation* are read):
 * ``invocations``: request_id (None for calls that belong to no measured request), function,
   replica_id, exec_ms (the replica's own execution time of the call), memory_mb (the function's
   memory limit under the regime), status (HTTP), warmup.
-* ``replicas``: function, replica_id, memory_mb, alive_s (spawn to stop, or to the end of the
-  run), busy_s (time with at least one request in flight), spawn_ts, stop_ts.
+* ``replicas``: function, replica_id, memory_mb, alive_s (from the run window's start or its
+  spawn to its real stop or, when the run ended first, to the end of its keep-alive: see
+  :func:`vsbench.archive.keepalive_ends`), busy_s (time with at least one request in flight).
 
 Units and formulas
 ------------------

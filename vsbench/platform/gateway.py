@@ -30,7 +30,7 @@ from .events import PlatformLogs
 from .gateway_system import SystemRoutes, error
 from .metrics import GatewayMetrics
 from .policy import ENV_MAX_INFLIGHT
-from .scaling import PoolError, ScalingPool
+from .scaling import Lease, PoolError, ScalingPool
 from .secrets import SecretStore
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host",
@@ -154,7 +154,7 @@ class Gateway(SystemRoutes):
         try:
             lease = await pool.acquire()
         except PoolError as exc:
-            self._observe(dep, exc.status, t0, 0.0, False, None, ts, request_id, str(exc),
+            self._observe(dep, exc.status, t0, 0.0, None, None, ts, request_id, str(exc),
                           call_id)
             return self._error(exc.status, "queue_timeout" if exc.status == 504
                                else "unavailable", str(exc), out, t0, retryable=True)
@@ -177,7 +177,7 @@ class Gateway(SystemRoutes):
             pool.release(lease)
             msg = (f"replica {rep.replica_id} of {dep.service} did not answer within "
                    f"{dep.timeout_s:g} s (exec_timeout)")
-            self._observe(dep, 504, t0, queue_s, lease.cold, rep.replica_id, ts, request_id,
+            self._observe(dep, 504, t0, queue_s, lease, rep.replica_id, ts, request_id,
                           msg, call_id)
             return self._error(504, "timeout", msg, out, t0)
         except (aiohttp.ClientError, ConnectionError) as exc:
@@ -190,17 +190,18 @@ class Gateway(SystemRoutes):
             msg = (f"replica {rep.replica_id} of {dep.service} failed mid-request "
                    f"({type(exc).__name__}: {exc})"
                    + (f"; the replica {rep.host} died" if not rep.alive() else ""))
-            self._observe(dep, 502, t0, queue_s, lease.cold, rep.replica_id, ts, request_id,
+            self._observe(dep, 502, t0, queue_s, lease, rep.replica_id, ts, request_id,
                           msg, call_id)
             return self._error(502, "replica_failed", msg, out, t0, retryable=True)
         pool.release(lease)
-        self._observe(dep, status, t0, queue_s, lease.cold, rep.replica_id, ts, request_id,
+        self._observe(dep, status, t0, queue_s, lease, rep.replica_id, ts, request_id,
                       None, call_id)
         out.update({
             "X-Vsb-Replica": rep.replica_id,
             "X-Vsb-Call-Id": call_id,
             "X-Vsb-Queue-Ms": f"{lease.queue_ms:.3f}",
             "X-Vsb-Cold": "1" if lease.cold else "0",
+            "X-Vsb-Start": lease.start,
             "X-Duration-Seconds": f"{time.perf_counter() - t0:.6f}",
         })
         return status, out, data
@@ -213,15 +214,17 @@ class Gateway(SystemRoutes):
                    "X-Duration-Seconds": f"{time.perf_counter() - t0:.6f}"}
         return status, headers, resp.body
 
-    def _observe(self, dep: Deployment, status: int, t0: float, queue_s: float, cold: bool,
+    def _observe(self, dep: Deployment, status: int, t0: float, queue_s: float,
+                 lease: Lease | None,
                  replica: str | None, ts: float, request_id: str | None, error: str | None,
                  call_id: str | None):
         seconds = time.perf_counter() - t0
+        cold = lease is not None and lease.cold
         self.metrics.observe(dep.qualified, status, seconds, queue_s, cold)
         self.logs.invocations.write({
             "ts": ts, "call_id": call_id, "function": dep.key, "status": status,
-            "duration_ms": round(seconds * 1000, 3),
-            "queue_ms": round(queue_s * 1000, 3), "cold": cold, "replica_id": replica,
+            "duration_ms": round(seconds * 1000, 3), "queue_ms": round(queue_s * 1000, 3),
+            "cold": cold, "start": lease.start if lease else None, "replica_id": replica,
             "request_id": request_id, "error": error})
 
     def new_call_id(self) -> str:

@@ -5,8 +5,10 @@ ready replica (fewer than ``max_inflight`` in flight) or waits, FIFO, in a bound
 (in flight + waiting) over ``target_inflight`` per replica starts replicas, up to
 ``max_replicas``; a replica idle for ``idle_timeout_s`` is stopped, never below
 ``min_replicas``. A waiting request goes to the first slot that frees or the first replica
-that becomes ready. It is **cold** when the replica that served it was started after it
-began waiting, i.e. it waited for a replica started for it.
+that becomes ready. It is **cold** when the replica that served it became ready after it
+began waiting, i.e. it waited for a replica to start (one started for it, or one already
+starting). A cold call is a **scale from zero** when the function had no ready replica when it
+arrived, else a **scale out**; every other call is **warm** (``Lease.start``, :data:`STARTS`).
 
 Every change in replica count is a scale event (time, function, from, to, reason).
 
@@ -53,6 +55,9 @@ class Replica(Protocol):
     def lifecycle(self) -> dict[str, Any]: ...  # provider-side fields of the replica record
     def exit_info(self) -> dict[str, Any]: ...  # exit_code, exit_reason (oom_killed if known)
 
+
+# how a call found its replica: see the module docstring
+STARTS = ("warm", "scale_from_zero", "scale_out")
 
 # (replica_id, the function's current policy) -> an unstarted replica
 ReplicaFactory = Callable[[str, ScalingPolicy], Replica]
@@ -123,7 +128,11 @@ class Slot:
 class Lease:
     slot: Slot
     queue_ms: float = 0.0
-    cold: bool = False
+    start: str = "warm"  # one of STARTS
+
+    @property
+    def cold(self) -> bool:
+        return self.start != "warm"
 
     @property
     def replica(self) -> Replica:
@@ -133,6 +142,7 @@ class Lease:
 @dataclass
 class _Waiter:
     future: asyncio.Future
+    ready_at_arrival: int  # ready replicas of the function when the call arrived
     since: float = field(default_factory=time.monotonic)
 
 
@@ -184,11 +194,11 @@ class ScalingPool:
             raise PoolError(self._backoff_message(), 503)
         slot = self._free_slot()
         if slot is not None and not self.waiters:
-            return self._lease(slot, waited_since=None)
+            return self._lease(slot)
         if len(self.waiters) >= self.policy.max_queue:
             raise PoolError(f"function {self.function}: queue full ({self.policy.max_queue} "
                             f"waiting); retry later", 503)
-        waiter = _Waiter(asyncio.get_running_loop().create_future())
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), len(self.ready()))
         self.waiters.append(waiter)
         self._autoscale()
         self._dispatch()
@@ -205,16 +215,17 @@ class ScalingPool:
                 f"{len(self.live())} live of max {self.policy.max_replicas})", 504)
         return waiter.future.result()
 
-    def _lease(self, slot: Slot, waited_since: float | None) -> Lease:
+    def _lease(self, slot: Slot, waiter: _Waiter | None = None) -> Lease:
         now = time.monotonic()
         slot.busy_begin(now)
         slot.served += 1
         self.invocations += 1
-        cold = waited_since is not None and slot.started_mono >= waited_since
-        if cold:
+        start = "warm"
+        if waiter is not None and (slot.ready_mono or 0.0) >= waiter.since:
+            start = "scale_from_zero" if waiter.ready_at_arrival == 0 else "scale_out"
             self.cold_starts += 1
-        queue_ms = (now - waited_since) * 1000 if waited_since is not None else 0.0
-        return Lease(slot, queue_ms=queue_ms, cold=cold)
+        queue_ms = (now - waiter.since) * 1000 if waiter is not None else 0.0
+        return Lease(slot, queue_ms=queue_ms, start=start)
 
     def _dispatch(self) -> None:
         while self.waiters:
@@ -224,7 +235,7 @@ class ScalingPool:
             waiter = self.waiters.popleft()
             if waiter.future.done():
                 continue
-            waiter.future.set_result(self._lease(slot, waited_since=waiter.since))
+            waiter.future.set_result(self._lease(slot, waiter))
 
     def release(self, lease: Lease) -> None:
         slot = lease.slot
@@ -323,6 +334,10 @@ class ScalingPool:
             "spawn_ts": rep.spawn_ts, "ready_ts": rep.ready_ts, "stop_ts": time.time(),
             "stop_reason": reason, "served": slot.served, "busy_s": round(busy, 6),
             "alive_s": round(now - slot.started_mono, 6), "memory_mb": self.policy.memory_mb,
+            # what a projection of its keep-alive needs (experiment archives)
+            "last_active_ts": time.time() - (now - slot.last_active) if slot.last_active
+            else None, "idle_timeout_s": self.policy.idle_timeout_s,
+            "min_replicas": self.policy.min_replicas,
             "peak_rss_mb": round(slot.peak_rss_mb, 1), **rep.lifecycle(), **extra,
         })
 
