@@ -76,3 +76,61 @@ def test_compare_empty_and_degenerate():
     assert c["magnitude"] == "n/a" and math.isnan(c["median_a"]) and c["median_b"] == 1.5
     z = compare([1.0, 2.0], [0.0, 0.0])          # median of b is 0: no ratio
     assert math.isnan(z["ratio"]) and z["cliffs_delta"] == 1.0
+
+
+# --- run-level (cluster) bootstrap ---------------------------------------------------------
+
+def test_cluster_ci_is_wider_than_pooled_when_runs_differ():
+    """Three runs whose levels differ: resampling runs shows the between-run spread that a
+    bootstrap of pooled requests (as if independent) hides."""
+    from vsbench.analysis.stats import cluster_percentile_ci
+
+    rng = np.random.default_rng(3)
+    runs = [rng.normal(level, 1.0, 12) for level in (10, 14, 18)]
+    est, lo, hi = cluster_percentile_ci(runs, 50)
+    p_est, p_lo, p_hi = percentile_ci(np.concatenate(runs), 50)
+    assert est == pytest.approx(p_est)
+    assert (hi - lo) > 1.5 * (p_hi - p_lo)
+    # identical runs: no between-run spread, about the pooled width
+    same = [runs[0]] * 3
+    s_est, s_lo, s_hi = cluster_percentile_ci(same, 50)
+    assert s_lo <= s_est <= s_hi and (s_hi - s_lo) < (hi - lo)
+
+
+def test_cluster_percentiles_match_numpy_and_handle_edges():
+    from vsbench.analysis.stats import cluster_percentile_ci
+
+    assert cluster_percentile_ci([np.array([5.0])], 50) == (5.0, 5.0, 5.0)
+    assert all(math.isnan(x) for x in cluster_percentile_ci([np.array([])], 50))
+    vals = [np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0]), np.array([])]
+    out = cluster_percentile_ci(vals, [50, 99], n_boot=200)
+    assert [o[0] for o in out] == [np.percentile([1, 2, 3, 4, 10], q) for q in (50, 99)]
+    for est, lo, hi in out:
+        assert 1.0 <= lo <= hi <= 10.0
+    with pytest.raises(ValueError):
+        cluster_percentile_ci(vals, 101)
+
+
+def test_cluster_ratio_is_gb_s_per_ok_request():
+    from vsbench.analysis.stats import cluster_ratio_ci
+
+    runs = [(np.array([2.0, 2.0]), np.array([1, 1])), (np.array([3.0, 3.0]), np.array([1, 0]))]
+    est, lo, hi = cluster_ratio_ci(runs)
+    assert est == pytest.approx(10 / 3)
+    assert 2.0 <= lo <= est <= hi <= 12.0  # at most: 4 rows of 3 GB-s, one of them ok
+    assert all(math.isnan(x) for x in cluster_ratio_ci([(np.array([1.0]), np.array([0]))]))
+
+
+def test_cluster_compare_says_no_detectable_difference_when_the_interval_holds_1():
+    from vsbench.analysis.stats import NO_DIFFERENCE, cluster_compare, overlap, verdict
+
+    rng = np.random.default_rng(0)
+    a = [rng.normal(100, 20, 10) for _ in range(3)]
+    b = [rng.normal(100, 20, 10) for _ in range(3)]
+    same = cluster_compare(a, b)
+    assert same["ratio_low"] <= 1 <= same["ratio_high"] and same["verdict"] == NO_DIFFERENCE
+    slow = cluster_compare([x * 3 for x in a], b)
+    assert slow["ratio_low"] > 1 and slow["verdict"] == "slower"
+    assert cluster_compare(b, [x * 3 for x in a])["verdict"] == "faster"
+    assert verdict(math.nan, 2.0) == NO_DIFFERENCE and verdict(1.1, 2.0) == "higher"
+    assert overlap((1, 2), (2, 3)) and not overlap((1, 2), (2.5, 3))

@@ -11,6 +11,19 @@ two-sample comparisons with an effect size.
   |d| < 0.147 negligible, < 0.33 small, < 0.474 medium, else large) and the two-sided
   Mann–Whitney U p-value.
 
+Requests of one run are not independent (they share its cold starts, its replicas and the
+machine's state at the time), so the study's intervals resample at the run level:
+
+* :func:`cluster_ci` — a statistic of pooled rows and its **two-stage (cluster) bootstrap**
+  CI: each resample draws runs with replacement, then rows with replacement within each drawn
+  run, and pools them (Davison & Hinkley 1997, §3.8). With one run it reduces to the ordinary
+  bootstrap of that run's rows, which understates the spread: the tables report the number of
+  runs beside every interval.
+* :func:`cluster_percentile_ci`, :func:`cluster_ratio_ci` (e.g. GB-s per ok request: a sum
+  over a sum of the same rows) and :func:`cluster_compare` (the ratio of two groups' medians,
+  each group resampled this way, with a verdict: ``no detectable difference`` when its
+  interval contains 1).
+
 Empty inputs give NaN (never an exception); NaN values inside a sample are dropped.
 """
 
@@ -23,7 +36,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["percentile_ci", "fraction_ci", "cliffs_delta", "magnitude", "compare",
-           "CLIFF_THRESHOLDS"]
+           "cluster_ci", "cluster_percentile_ci", "cluster_ratio_ci", "cluster_compare",
+           "verdict", "overlap", "CLIFF_THRESHOLDS", "NO_DIFFERENCE"]
 
 CLIFF_THRESHOLDS = ((0.147, "negligible"), (0.33, "small"), (0.474, "medium"))
 _CHUNK = 2_000_000  # bootstrap draws per chunk (bounds memory for large samples)
@@ -150,3 +164,176 @@ def compare(a: Any, b: Any, seed: int = 0, n_boot: int = 2000,
         "cliffs_delta": delta, "magnitude": magnitude(delta),
         "p_value": _mannwhitney_p(a, b),
     }
+
+
+# --- run-level (cluster) bootstrap --------------------------------------------------------------
+
+NO_DIFFERENCE = "no detectable difference"
+
+
+def _cluster_draws(groups: list[np.ndarray], n_boot: int, rng: np.random.Generator):
+    """Yield ``n_boot`` two-stage resamples of the rows of ``groups`` (runs), pooled."""
+    k = len(groups)
+    for _ in range(n_boot):
+        picked = rng.integers(0, k, size=k)
+        parts = []
+        for i in picked:
+            g = groups[i]
+            if len(g):
+                parts.append(g[rng.integers(0, len(g), size=len(g))])
+        yield np.concatenate(parts) if parts else groups[0][:0]
+
+
+def cluster_ci(groups: list[Any], stat, n_boot: int = 1000, ci: float = 0.95,
+               seed: int = 0) -> tuple[float, float, float]:
+    """``(estimate, low, high)`` of ``stat(pooled rows)`` with a two-stage bootstrap CI.
+
+    ``groups``: one array per run (1-D values, or 2-D rows whose columns ``stat`` reads);
+    runs without rows still count as drawn runs. ``stat`` may return NaN, which is left out
+    of the interval. No rows at all → three NaNs; a single row → ``(v, v, v)``.
+    """
+    arrays = [np.asarray(g, dtype=float) for g in groups]
+    arrays = [a.reshape(len(a), -1) if a.ndim > 1 else a for a in arrays]
+    rows = [a for a in arrays if len(a)]
+    if not rows:
+        return (math.nan, math.nan, math.nan)
+    est = float(stat(np.concatenate(rows)))
+    if sum(len(a) for a in rows) == 1 or n_boot <= 0:
+        return (est, est, est)
+    rng = np.random.default_rng(seed)
+    boots = np.array([stat(d) if len(d) else math.nan
+                      for d in _cluster_draws(arrays, n_boot, rng)], dtype=float)
+    boots = boots[np.isfinite(boots)]
+    if not len(boots):
+        return (est, math.nan, math.nan)
+    alpha = (1 - ci) / 2
+    low, high = np.quantile(boots, [alpha, 1 - alpha])
+    return (est, float(low), float(high))
+
+
+def _cluster_matrix(groups: list[np.ndarray], n_boot: int, rng: np.random.Generator,
+                    fill: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two-stage resamples as a matrix: ``(n_boot, k * n_max[, cols])`` values (``fill`` in
+    the padding) and each resample's row count. Vectorised :func:`_cluster_draws`."""
+    k = len(groups)
+    sizes = np.array([len(g) for g in groups])
+    n_max = max(1, int(sizes.max()))
+    tail = groups[0].shape[1:]
+    padded = np.full((k, n_max, *tail), fill, dtype=float)
+    for i, g in enumerate(groups):
+        padded[i, :len(g)] = g
+    picked = rng.integers(0, k, size=(n_boot, k))
+    n = sizes[picked]  # (n_boot, k)
+    idx = np.floor(rng.random((n_boot, k, n_max)) * np.maximum(n, 1)[..., None]).astype(int)
+    vals = padded[picked[..., None], idx]  # (n_boot, k, n_max, ...)
+    vals[np.arange(n_max)[None, None, :] >= n[..., None]] = fill
+    return vals.reshape(n_boot, k * n_max, *tail), n.sum(axis=1)
+
+
+def _boot_percentiles(groups: list[np.ndarray], qs: list[float], n_boot: int,
+                     rng: np.random.Generator) -> np.ndarray:
+    """``(n_boot, len(qs))`` percentiles of two-stage resamples (NaN where a resample drew
+    no rows); numpy's default (linear) percentile, row by row."""
+    vals, n = _cluster_matrix(groups, n_boot, rng, math.inf)
+    vals.sort(axis=1)  # the padding (inf) goes last
+    rows, m = np.arange(len(n)), np.maximum(n, 1)
+    out = np.empty((len(n), len(qs)))
+    for j, x in enumerate(qs):
+        pos = x / 100 * (m - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, m - 1)
+        with np.errstate(invalid="ignore"):  # inf - inf in resamples that drew no rows
+            out[:, j] = vals[rows, lo] + (pos - lo) * (vals[rows, hi] - vals[rows, lo])
+    out[n == 0] = math.nan
+    return out
+
+
+def cluster_percentile_ci(groups: list[Any], q: float | list[float], n_boot: int = 1000,
+                          ci: float = 0.95, seed: int = 0):
+    """The ``q``-th percentile (0–100) of pooled values, with a two-stage bootstrap CI:
+    ``(estimate, low, high)``, or a list of them when ``q`` is a list (one set of resamples
+    for all)."""
+    qs = list(q) if isinstance(q, list | tuple) else [q]
+    if not all(0 <= x <= 100 for x in qs):
+        raise ValueError(f"q is a percentile in [0, 100], got {q!r}")
+    groups = [_clean(g) for g in groups]
+    pooled = np.concatenate(groups) if groups else np.array([])
+    if not len(pooled):
+        out = [(math.nan, math.nan, math.nan)] * len(qs)
+    elif len(pooled) == 1 or n_boot <= 0:
+        out = [(float(np.percentile(pooled, x)),) * 3 for x in qs]
+    else:
+        boots = _boot_percentiles(groups, qs, n_boot, np.random.default_rng(seed))
+        alpha = (1 - ci) / 2
+        out = []
+        for j, x in enumerate(qs):
+            b = boots[:, j][np.isfinite(boots[:, j])]
+            low, high = np.quantile(b, [alpha, 1 - alpha])
+            out.append((float(np.percentile(pooled, x)), float(low), float(high)))
+    return out if isinstance(q, list | tuple) else out[0]
+
+
+def cluster_ratio_ci(groups: list[tuple[Any, Any]], n_boot: int = 1000, ci: float = 0.95,
+                     seed: int = 0) -> tuple[float, float, float]:
+    """``sum(num) / sum(den)`` over pooled rows, each run given as ``(num, den)`` arrays of
+    equal length (e.g. a request's GB-s, and 1 if it was ok): GB-s per ok request. A resample
+    whose denominator is 0 is left out."""
+    arrays = [np.column_stack([np.asarray(n, float), np.asarray(d, float)]) if len(n)
+              else np.empty((0, 2)) for n, d in groups]
+    pooled = np.concatenate(arrays) if arrays else np.empty((0, 2))
+    if not len(pooled) or not pooled[:, 1].sum():
+        return (math.nan, math.nan, math.nan)
+    est = float(pooled[:, 0].sum() / pooled[:, 1].sum())
+    if len(pooled) == 1 or n_boot <= 0:
+        return (est, est, est)
+    vals, _ = _cluster_matrix(arrays, n_boot, np.random.default_rng(seed), 0.0)
+    num, den = vals[..., 0].sum(axis=1), vals[..., 1].sum(axis=1)
+    r = num[den > 0] / den[den > 0]
+    if not len(r):
+        return (est, math.nan, math.nan)
+    alpha = (1 - ci) / 2
+    low, high = np.quantile(r, [alpha, 1 - alpha])
+    return (est, float(low), float(high))
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Do intervals ``(low, high)`` a and b overlap? NaN bounds count as overlapping."""
+    if any(math.isnan(x) for x in (*a, *b)):
+        return True
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def verdict(low: float, high: float, larger: str = "higher",
+            smaller: str = "lower") -> str:
+    """Words for a ratio's interval: ``larger`` when it lies above 1, ``smaller`` below,
+    :data:`NO_DIFFERENCE` when it contains 1 (or is unknown)."""
+    if math.isnan(low) or math.isnan(high) or low <= 1 <= high:
+        return NO_DIFFERENCE
+    return larger if low > 1 else smaller
+
+
+def cluster_compare(groups_a: list[Any], groups_b: list[Any], q: float = 50,
+                    n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """The ratio of the ``q``-th percentiles of a and b (b the reference), each resampled at
+    the run level, with its interval and :func:`verdict` (``slower`` / ``faster`` for
+    latencies)."""
+    ga, gb = [_clean(g) for g in groups_a], [_clean(g) for g in groups_b]
+    pa = np.concatenate(ga) if ga else np.array([])
+    pb = np.concatenate(gb) if gb else np.array([])
+    out = {"ratio": math.nan, "ratio_low": math.nan, "ratio_high": math.nan,
+           "verdict": NO_DIFFERENCE}
+    if not len(pa) or not len(pb) or not np.percentile(pb, q):
+        return out
+    out["ratio"] = float(np.percentile(pa, q) / np.percentile(pb, q))
+    rng = np.random.default_rng(seed)
+    ba = _boot_percentiles(ga, [q], n_boot, rng)[:, 0]
+    bb = _boot_percentiles(gb, [q], n_boot, rng)[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = ba / bb
+    r = r[np.isfinite(r)]
+    if len(r):
+        alpha = (1 - ci) / 2
+        low, high = (float(x) for x in np.quantile(r, [alpha, 1 - alpha]))
+        out.update(ratio_low=low, ratio_high=high,
+                   verdict=verdict(low, high, "slower", "faster"))
+    return out
