@@ -4,6 +4,7 @@ rule aggregate:
         runs=run_summaries(),
     output:
         tables=expand(f"{RESULTS}/tables/{{table}}.{{ext}}", table=TABLES, ext=["csv", "parquet"]),
+        manifest=f"{RESULTS}/tables/tables.json",
     log:
         f"{RESULTS}/logs/aggregate.log",
     params:
@@ -30,17 +31,16 @@ rule plot:
 
 
 rule render_report:
-    """The study's report, every number taken from the tables."""
+    """The study's report, every number taken from the tables (it reads nothing else)."""
     input:
         tables=rules.aggregate.output.tables,
+        manifest=rules.aggregate.output.manifest,
         figures=rules.plot.output,
         template="paper/template.html.j2",
     output:
         html=REPORT,
     log:
         f"{RESULTS}/logs/report.log",
-    params:
-        archive=f"{RESULTS}/raw",
     script:
         "scripts/report.py"
 
