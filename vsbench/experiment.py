@@ -1,10 +1,11 @@
 """``vsbench experiment``: one run of one workload under one regime, archived.
 
-Each run owns a fresh embedded platform (its own daemon, S3 server and replicas): start →
-deploy the regime → optional warm-up (recorded, excluded) → run the open-loop workload →
-cool down → stop the platform → collect its logs → write and check the archive. Runs share
-no state, and a failed run leaves no process behind (the daemon is stopped in ``finally``;
-replicas exit with it).
+Each run owns a fresh embedded platform (its own daemon, S3 server and replicas).
+:class:`Experiment` runs it in three steps: prepare (build, corpus video) → run (start →
+deploy the regime → optional warm-up, recorded and excluded → the open-loop workload → cool
+down → stop the platform) → process (collect its logs, write and check the archive). Runs
+share no state, and a failed run leaves no process behind (the daemon is stopped in
+``finally``; replicas exit with it) and no scratch folder.
 """
 
 from __future__ import annotations
@@ -137,61 +138,100 @@ def resolve_experiment(config: dict[str, Any], spec: ExperimentSpec) -> Resolved
     return ResolvedExperiment(policies, wspec, settings, StorageConfig.from_config(config))
 
 
-def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
-                   resolved: ResolvedExperiment | None = None) -> Path:
-    """Run one experiment; return its archive folder."""
-    from .build import deploy_images, ensure_built
-    from .corpus import generate_preset
-    from .platform.admin import GatewayAdmin
-    from .platform.auth import BasicAuth
-    from .platform.daemon import platform_down, platform_up
-    from .study import split_platform_label
-    from .workload.schedule import build_schedule
+class Experiment:
+    """One run in three steps, as SeBS's experiments: :meth:`prepare` (builds, the corpus
+    video, a scratch folder), :meth:`run` (the platform up, the regime deployed, warm-up and
+    workload sent, the platform down) and :meth:`process` (the archive written and checked).
+    :meth:`cleanup` removes the scratch folder; :func:`run_experiment` calls it on every path.
 
-    base_platform, host = split_platform_label(spec.platform)
-    if base_platform != "embedded":
-        raise VsbError(f"platform {spec.platform!r} is not available; choose 'embedded' "
-                       "(process replicas), 'embedded-container' or 'kubernetes'")
-    resolved = resolved or resolve_experiment(config, spec)
-    policies, wspec, settings = resolved.policies, resolved.workload, resolved.settings
-    schedule = build_schedule(wspec)
-    out = archive_dir(spec.out_root, spec.platform, spec.regime, spec.workload, spec.rep)
-    started = time.time()
-    phases: dict[str, float] = {}
-    mark = time.perf_counter()
+    What :meth:`process` may use besides the run's records: ``video`` (the generated corpus
+    video, its ground truth beside it: :func:`vsbench.corpus.load_truth`), ``settings``,
+    ``policies``, ``schedule`` and ``work`` (platform logs, events and telemetry)."""
 
-    def phase(name: str) -> None:
-        nonlocal mark
+    def __init__(self, config: dict[str, Any], spec: ExperimentSpec,
+                 resolved: ResolvedExperiment | None = None):
+        from .study import split_platform_label
+        from .workload.schedule import build_schedule
+
+        base_platform, self.host = split_platform_label(spec.platform)
+        if base_platform != "embedded":
+            raise VsbError(f"platform {spec.platform!r} is not available; choose 'embedded' "
+                           "(process replicas), 'embedded-container' or 'kubernetes'")
+        self.spec = spec
+        self.resolved = resolved or resolve_experiment(config, spec)
+        self.policies = self.resolved.policies
+        self.settings = self.resolved.settings
+        self.schedule = build_schedule(self.resolved.workload)
+        self.out = archive_dir(spec.out_root, spec.platform, spec.regime, spec.workload,
+                               spec.rep)
+        self.work: Path | None = None  # scratch folder: corpus video, the platform's state
+        self.video: Path | None = None  # the corpus video every request processes
+        self.images: dict[str, Any] = {}
+        self.state: dict[str, Any] = {}  # the platform's, once it is up
+        self.records: list[RequestRecord] = []
+        self.samples: list[dict] = []
+        self.started = self.ended = time.time()
+        self.window = (self.started, self.started)
+        self.phases: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    @property
+    def tag(self) -> str:
+        return f"{self.spec.regime}-{self.spec.workload}-rep{self.spec.rep}"
+
+    def _phase(self, name: str) -> None:
         now = time.perf_counter()
-        phases[name] = round(now - mark, 3)
-        mark = now
+        self.phases[name] = round(now - self._mark, 3)
+        self._mark = now
 
-    builds = ensure_built(list(policies))
-    images = deploy_images(list(policies), host)  # container host: no image, a clear error
-    phase("build")
-    work = Path(tempfile.mkdtemp(prefix="vsb-exp-"))
-    video = generate_preset(settings["video"], work / "corpus")
-    phase("corpus")
-    records: list[RequestRecord] = []
-    samples: list[dict] = []
-    window = (started, started)
-    try:
-        state = platform_up(work / "platform", storage=resolved.storage,
-                            exit_with_parent=True, host=host)
-        phase("platform_up")
-        admin = GatewayAdmin(state["gateway_url"],
-                             BasicAuth.from_file(Path(state["basic_auth_file"])).as_tuple())
-        for name, policy in policies.items():
-            admin.deploy(name, policy, images[name])
-        admin.wait_available(list(policies))
-        phase("deploy")
+    def prepare(self) -> None:
+        """The functions built (and their images), the scratch folder, the corpus video."""
+        from .build import deploy_images, ensure_built
+        from .corpus import generate_preset
+
+        self.started = time.time()
+        self.window = (self.started, self.started)
+        ensure_built(list(self.policies))
+        # container host: no image, a clear error
+        self.images = deploy_images(list(self.policies), self.host)
+        self._phase("build")
+        self.work = Path(tempfile.mkdtemp(prefix="vsb-exp-"))
+        self.video = generate_preset(self.settings["video"], self.work / "corpus")
+        self._phase("corpus")
+
+    def run(self) -> None:
+        """Platform up → deploy → warm-up → the workload → cool down; the platform is
+        stopped whatever happens (its replicas exit with it)."""
+        from .platform.daemon import platform_down, platform_up
+
+        assert self.work is not None, "prepare() first"
+        platform = self.work / "platform"
+        try:
+            self.state = platform_up(platform, storage=self.resolved.storage,
+                                     exit_with_parent=True, host=self.host)
+            self._phase("platform_up")
+            self._send()
+        finally:
+            platform_down(platform)
+            self._phase("platform_down")
+        self.ended = time.time()
+
+    def _send(self) -> None:
         from functions.runtime.claimcheck import ClaimCheckStore
 
+        from .platform.admin import GatewayAdmin
+        from .platform.auth import BasicAuth
         from .platform.storage import settings_from_state
 
+        state, settings = self.state, self.settings
+        admin = GatewayAdmin(state["gateway_url"],
+                             BasicAuth.from_file(Path(state["basic_auth_file"])).as_tuple())
+        for name, policy in self.policies.items():
+            admin.deploy(name, policy, self.images[name])
+        admin.wait_available(list(self.policies))
+        self._phase("deploy")
         store = ClaimCheckStore(settings_from_state(state))
-        video_uri = store.put_file(video, f"inputs/{video.name}")
-        tag = f"{spec.regime}-{spec.workload}-rep{spec.rep}"
+        video_uri = store.put_file(self.video, f"inputs/{self.video.name}")
 
         def body_for(rec: RequestRecord) -> dict:
             return {"request_id": rec.request_id, "stage": "orchestrator",
@@ -203,67 +243,88 @@ def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
                            request_timeout_s=float(settings["request_timeout_s"]),
                            drain_timeout_s=float(settings["request_timeout_s"]))
         for i in range(int(settings["warmup_requests"])):  # one at a time
-            rec = RequestRecord(i, f"{tag}-warmup{i}", 0.0, 0.0, warmup=True)
-            records += run_open_loop(cfg, [rec], body_for)
-        phase("warmup")
-        measured = [RequestRecord(i, f"{tag}-{i:05d}", off, 0.0)
-                    for i, off in enumerate(schedule.offsets)]
+            rec = RequestRecord(i, f"{self.tag}-warmup{i}", 0.0, 0.0, warmup=True)
+            self.records += run_open_loop(cfg, [rec], body_for)
+        self._phase("warmup")
+        measured = [RequestRecord(i, f"{self.tag}-{i:05d}", off, 0.0)
+                    for i, off in enumerate(self.schedule.offsets)]
         sampler = SystemSampler().start()
-        progress = Progress(len(measured), tag)
+        progress = Progress(len(measured), self.tag)
         run_open_loop(cfg, measured, body_for, progress)
         progress.close()
-        phase("run")
+        self._phase("run")
         time.sleep(float(settings["cooldown_s"]))
-        phase("cooldown")
+        self._phase("cooldown")
         run_start = (measured[0].scheduled_ts - cfg.lead_s) if measured else time.time()
-        window = (run_start, time.time())
-        samples = sampler.stop()
-        records += measured
-    finally:
-        platform_down(work / "platform")
-        phase("platform_down")
-    ended = time.time()
+        self.window = (run_start, time.time())
+        self.samples = sampler.stop()
+        self.records += measured
 
-    events = work / "platform" / "events"
-    telemetry = work / "platform" / "telemetry"
-    req_rows = []
-    for rec in records:
-        row = rec.to_dict()
-        row["e2e_ms"] = (rec.outputs or {}).get("e2e_ms")
-        req_rows.append(row)
-    requests = pd.DataFrame(req_rows, columns=REQUEST_COLUMNS)
-    memory = {fn: p.memory_mb for fn, p in policies.items()}
-    invocations = build_invocations(read_jsonl(events / "gateway_invocations.jsonl"),
-                                    read_jsonl(telemetry / "invocations.jsonl"), memory,
-                                    {r.request_id for r in records if r.warmup})
-    replicas = build_replicas(read_jsonl(events / "replicas.jsonl"),
-                              read_jsonl(telemetry / "replicas.jsonl"), invocations, window)
-    check = check_tables(requests, invocations, len(schedule))
-    prov = provenance(
-        platform=spec.platform, regime=spec.regime, workload=spec.workload, rep=spec.rep,
-        started_ts=started, ended_ts=ended, window=list(window), phases_s=phases,
-        config={"regime": {fn: p.to_dict() for fn, p in policies.items()},
-                "workload": asdict(wspec), "experiment": settings,
-                "schedule_fingerprint": schedule.fingerprint(),
-                "scheduled_requests": len(schedule)},
-        builds=images, host=host,
-        s3=state.get("s3_server") if "state" in locals() else None,
-        s3_version=state.get("s3_version") if "state" in locals() else None,
-        functions=list(FUNCTIONS))
-    summary = {"check": check.to_dict(), "window_s": window[1] - window[0],
-               "scheduled": len(schedule), "invocations": len(invocations),
-               "replicas": len(replicas)}
-    write_archive(out, requests, invocations, replicas,
-                  read_jsonl(events / "scale_events.jsonl"), samples, prov, summary)
-    logs = out / "logs"
-    logs.mkdir(exist_ok=True)
-    for f in [work / "platform" / "daemon.log", *(work / "platform" / "replicas").glob("*.log")]:
-        if f.exists():
-            shutil.copy(f, logs / f.name)
-    shutil.rmtree(work, ignore_errors=True)
-    phase("archive")
-    print(check.sentence(), file=sys.stderr)
-    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()), file=sys.stderr)
-    if not check.ok:
-        raise VsbError(f"{out}: {check.sentence()}")
-    return out
+    def process(self) -> Path:
+        """The run's tables from its records and the platform's events and telemetry, its
+        provenance and logs, written to the archive and checked; returns the archive folder
+        (raises VsbError, after writing it, when the check fails)."""
+        assert self.work is not None, "prepare() and run() first"
+        spec, policies, schedule, window = self.spec, self.policies, self.schedule, self.window
+        events = self.work / "platform" / "events"
+        telemetry = self.work / "platform" / "telemetry"
+        req_rows = []
+        for rec in self.records:
+            row = rec.to_dict()
+            row["e2e_ms"] = (rec.outputs or {}).get("e2e_ms")
+            req_rows.append(row)
+        requests = pd.DataFrame(req_rows, columns=REQUEST_COLUMNS)
+        memory = {fn: p.memory_mb for fn, p in policies.items()}
+        invocations = build_invocations(read_jsonl(events / "gateway_invocations.jsonl"),
+                                        read_jsonl(telemetry / "invocations.jsonl"), memory,
+                                        {r.request_id for r in self.records if r.warmup})
+        replicas = build_replicas(read_jsonl(events / "replicas.jsonl"),
+                                  read_jsonl(telemetry / "replicas.jsonl"), invocations, window)
+        check = check_tables(requests, invocations, len(schedule))
+        prov = provenance(
+            platform=spec.platform, regime=spec.regime, workload=spec.workload, rep=spec.rep,
+            started_ts=self.started, ended_ts=self.ended, window=list(window),
+            phases_s=self.phases,
+            config={"regime": {fn: p.to_dict() for fn, p in policies.items()},
+                    "workload": asdict(self.resolved.workload), "experiment": self.settings,
+                    "schedule_fingerprint": schedule.fingerprint(),
+                    "scheduled_requests": len(schedule)},
+            builds=self.images, host=self.host, s3=self.state.get("s3_server"),
+            s3_version=self.state.get("s3_version"), functions=list(FUNCTIONS))
+        summary = {"check": check.to_dict(), "window_s": window[1] - window[0],
+                   "scheduled": len(schedule), "invocations": len(invocations),
+                   "replicas": len(replicas)}
+        write_archive(self.out, requests, invocations, replicas,
+                      read_jsonl(events / "scale_events.jsonl"), self.samples, prov, summary)
+        logs = self.out / "logs"
+        logs.mkdir(exist_ok=True)
+        platform = self.work / "platform"
+        for f in [platform / "daemon.log", *(platform / "replicas").glob("*.log")]:
+            if f.exists():
+                shutil.copy(f, logs / f.name)
+        self._phase("archive")
+        print(check.sentence(), file=sys.stderr)
+        print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in self.phases.items()),
+              file=sys.stderr)
+        if not check.ok:
+            raise VsbError(f"{self.out}: {check.sentence()}")
+        return self.out
+
+    def cleanup(self) -> None:
+        """Remove the scratch folder (the platform is already down)."""
+        if self.work is not None:
+            shutil.rmtree(self.work, ignore_errors=True)
+            self.work = None
+
+
+def run_experiment(config: dict[str, Any], spec: ExperimentSpec,
+                   resolved: ResolvedExperiment | None = None) -> Path:
+    """Run one experiment; return its archive folder. The scratch folder is removed on
+    every path, failures and KeyboardInterrupt (SIGTERM in the CLI) included."""
+    exp = Experiment(config, spec, resolved)
+    try:
+        exp.prepare()
+        exp.run()
+        return exp.process()
+    finally:
+        exp.cleanup()
