@@ -9,13 +9,14 @@ regime   rep   ok latencies (ms)                  cold    replicas (alive/busy s
 cold     1     1000 2000 3000 4000 (+1 timeout)   1st,3rd  10/4 and 10/2          6 + 16 = 22
 cold     2     5000                               none     10/4 and 10/2          22
 warm     1     500 600 700 800                    none     10/4 and 10/2          22
-ka-2s    1     1000 ×4                            all      3/2 and 3/2            1 + 2 = 3
-ka-10s   1     1000 ×4                            1st      10/4 and 10/2          22
+idle-2s  1     1000 ×4                            all      3/2 and 3/2            1 + 2 = 3
+idle-30s 1     1000 ×4                            1st      10/4 and 10/2          22
 =======  ====  =================================  ======  ======================  =========
 
 Every run also has one warm-up request (latency 99999 ms, cold, 100 GB-s of calls) that must be
-left out everywhere. ``ka-10s`` has the policies of ``cold``; ``ka-2s`` differs only in its
-idle timeout, so both sweep regimes have ``cold`` as base regime.
+left out everywhere. ``sweep-idle-2s`` and ``sweep-idle-30s`` (idle-2s and idle-30s above)
+differ from ``cold`` only in their idle timeout, so ``cold`` is their base regime. A cold call
+of the first request of a run scaled from zero; the others scaled out.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def _policies(min_replicas: int, idle_timeout_s):
     return {"orchestrator": {**base, "memory_mb": 1024}, "detect": {**base, "memory_mb": 2048}}
 
 
-REGIMES = {"cold": _policies(0, 10), "warm": _policies(1, None), "ka-2s": _policies(0, 2),
-           "ka-10s": _policies(0, 10)}
+REGIMES = {"cold": _policies(0, 10), "warm": _policies(1, None),
+           "sweep-idle-2s": _policies(0, 2), "sweep-idle-30s": _policies(0, 30)}
 
 
 def make_run(root, regime, rep, latencies, cold, replicas, workload="steady", timeouts=0):
@@ -79,7 +80,8 @@ def make_run(root, regime, rep, latencies, cold, replicas, workload="steady", ti
             invocations.append({
                 "call_id": f"{request_id}-{func}", "request_id": request_id, "warmup": warmup,
                 "function": func, "replica_id": f"{func}-0", "status": 200, "error": None,
-                "cold": is_cold, "ts": ts, "queue_ms": 300.0 if is_cold else 1.0,
+                "cold": is_cold, "start": ("scale_from_zero" if seq <= 1 else "scale_out")
+                if is_cold else "warm", "ts": ts, "queue_ms": 300.0 if is_cold else 1.0,
                 "duration_ms": exec_ms, "lease_ts": ts, "end_ts": ts + exec_ms / 1000,
                 "exec_ms": exec_ms, "cpu_ms": exec_ms / 2, "storage_get_ms": 5.0,
                 "storage_put_ms": 5.0, "bytes_in": 2048, "bytes_out": 1024,
@@ -133,9 +135,9 @@ def build_study(root, sweep: bool = True) -> list:
     ]
     if sweep:
         paths += [
-            make_run(root, "ka-2s", 1, [1000] * 4, [True] * 4,
+            make_run(root, "sweep-idle-2s", 1, [1000] * 4, [True] * 4,
                      {"orchestrator": (3.0, 2.0), "detect": (3.0, 2.0)}),
-            make_run(root, "ka-10s", 1, [1000] * 4, [True, False, False, False], FULL),
+            make_run(root, "sweep-idle-30s", 1, [1000] * 4, [True, False, False, False], FULL),
         ]
     return paths
 
@@ -159,7 +161,7 @@ def _row(df, **kw):
 def test_load_runs_identity_and_order(study):
     runs, _ = study
     assert [(r.regime, r.rep) for r in runs] == [
-        ("cold", 1), ("cold", 2), ("ka-10s", 1), ("ka-2s", 1), ("warm", 1)]
+        ("cold", 1), ("cold", 2), ("sweep-idle-2s", 1), ("sweep-idle-30s", 1), ("warm", 1)]
     assert runs[0].platform == "embedded" and runs[0].workload == "steady"
     assert set(runs[0].archive) >= {"requests", "invocations", "replicas", "provenance"}
 
@@ -171,10 +173,12 @@ def test_table_shapes_and_columns(study):
     assert len(t["runs"]) == 5
     assert len(t["latency"]) == len(t["cost"]) == 4           # cold pooled over its 2 reps
     assert len(t["cold_starts"]) == 8                           # 4 regimes × 2 functions
-    assert len(t["keepalive"]) == 2
+    assert len(t["sweeps"]) == 3                                # 2 points and the base
+    assert len(t["pareto"]) == 4
+    assert len(t["start_classes"]) == 4 * 3                     # request + 2 functions
     assert len(t["comparisons"]) == 1                           # cold vs warm only
     # least warm capacity first, the sweep last (by timeout)
-    assert list(t["latency"]["regime"]) == ["cold", "warm", "ka-2s", "ka-10s"]
+    assert list(t["latency"]["regime"]) == ["cold", "warm", "sweep-idle-2s", "sweep-idle-30s"]
     assert list(t["cold_starts"]["function"][:2]) == ["orchestrator", "detect"]
 
 
@@ -240,17 +244,52 @@ def test_cost_table(study):
     assert f["idle_gb_s"] == approx(32) and f["utilisation"] == approx(0.2)
 
 
-def test_keepalive_table(study):
+def test_sweeps_table(study):
     _, t = study
-    ka = t["keepalive"]
-    assert list(ka["regime"]) == ["ka-2s", "ka-10s"]
-    assert list(ka["idle_timeout_s"]) == [2.0, 10.0]
-    assert list(ka["base_regime"]) == ["cold", "cold"]
-    assert list(ka["cold_request_fraction"]) == [1.0, 0.25]
-    assert list(ka["cold_invocation_fraction"]) == [0.5, 0.125]
-    assert list(ka["idle_gb_s_per_ok"]) == approx([3 / 4, 22 / 4])
-    assert list(ka["total_gb_s_per_ok"]) == approx([(8 + 3) / 4, (8 + 22) / 4])
-    assert list(ka["p50_ms"]) == [1000.0, 1000.0]
+    sw = t["sweeps"]
+    assert list(sw["regime"]) == ["sweep-idle-2s", "cold", "sweep-idle-30s"]
+    assert set(sw["factor"]) == {"idle_timeout_s"} and list(sw["value"]) == [2.0, 10.0, 30.0]
+    assert list(sw["base_regime"]) == ["cold"] * 3 and list(sw["is_base"]) == [False, True, False]
+    assert list(sw["reps"]) == [1, 2, 1]
+    assert list(sw["cold_request_fraction"]) == approx([1.0, 0.4, 0.25])
+    assert list(sw["idle_gb_s_per_ok"]) == approx([3 / 4, 44 / 5, 22 / 4])
+    assert list(sw["total_gb_s_per_ok"]) == approx([(8 + 3) / 4, 54 / 5, (8 + 22) / 4])
+    assert list(sw["p50_ms"]) == [1000.0, 3000.0, 1000.0]
+    # idle-2s: the first request scaled from zero, the other three scaled out
+    assert list(sw["scale_from_zero_fraction"]) == approx([0.25, 0.2, 0.25])
+    assert list(sw["scale_out_fraction"]) == approx([0.75, 0.2, 0.0])
+    for c in ("total_gb_s_per_ok", "p50"):
+        low, high = (f"{c}_low", f"{c}_high") if c.endswith("ok") else ("p50_low_ms", "p50_high_ms")
+        est = sw[c if c.endswith("ok") else "p50_ms"]
+        assert (sw[low] <= est + 1e-9).all() and (est <= sw[high] + 1e-9).all()
+
+
+def test_start_classes_table(study):
+    _, t = study
+    sc = t["start_classes"]
+    r = _row(sc, regime="cold", level="request")
+    # cold: rep 1 requests 1 (from zero) and 3 (scale out) were cold, of 5 ok requests
+    assert (r["n"], r["warm"], r["scale_from_zero"], r["scale_out"]) == (5, 3, 1, 1)
+    assert r["warm_fraction"] == approx(0.6) and r["scale_out_high"] == approx(
+        fraction_ci(1, 5)[2])
+    d = _row(sc, regime="cold", level="detect")
+    assert (d["n"], d["scale_from_zero"], d["scale_out"], d["unclassified"]) == (5, 1, 1, 0)
+    o = _row(sc, regime="cold", level="orchestrator")
+    assert o["warm"] == 5 and o["warm_fraction"] == 1.0
+
+
+def test_pareto_table(study):
+    _, t = study
+    p = t["pareto"].set_index("regime")
+    # steady: cold 3000 ms at 10.8 GB-s, warm 650 ms at 7.5, idle-2s 1000 at 2.75,
+    # idle-30s 1000 at 7.5: warm and idle-2s are the p50 frontier
+    assert bool(p.loc["warm", "frontier_p50"]) and bool(p.loc["sweep-idle-2s", "frontier_p50"])
+    assert not p.loc["cold", "frontier_p50"] and not p.loc["sweep-idle-30s", "frontier_p50"]
+    assert set(p.loc["cold", "dominated_by_p50"].split(", ")) == {
+        "warm", "sweep-idle-2s", "sweep-idle-30s"}
+    assert set(p.loc["sweep-idle-30s", "dominated_by_p50"].split(", ")) == {
+        "warm", "sweep-idle-2s"}  # warm: as costly, faster
+    assert p.loc["warm", "dominated_by_p50"] == ""
 
 
 def test_comparisons_table(study):
@@ -260,6 +299,9 @@ def test_comparisons_table(study):
     assert (c["median_a_ms"], c["median_b_ms"]) == (3000, 650)
     assert c["median_ratio"] == approx(3000 / 650)
     assert c["median_ratio_low"] <= c["median_ratio"] <= c["median_ratio_high"]
+    assert (c["reps_a"], c["reps_b"]) == (2, 1)
+    assert c["latency_verdict"] in ("slower", "no detectable difference")
+    assert c["cost_verdict"] in ("higher", "lower", "no detectable difference")
     assert c["cliffs_delta"] == 1.0 and c["magnitude"] == "large"
     assert c["cost_ratio"] == approx((54 / 5) / (30 / 4))
 
@@ -277,7 +319,7 @@ def test_provenance_tables(study):
 
 def test_no_sweep_and_no_runs(tmp_path):
     t = build_tables(load_runs(build_study(tmp_path, sweep=False)))
-    assert t["keepalive"].empty and list(t["keepalive"].columns) == TABLE_COLUMNS["keepalive"]
+    assert t["sweeps"].empty and list(t["sweeps"].columns) == TABLE_COLUMNS["sweeps"]
     empty = build_tables([])
     assert all(df.empty and list(df.columns) == TABLE_COLUMNS[n] for n, df in empty.items())
 
@@ -292,7 +334,8 @@ def test_write_tables_csv_rounded_parquet_exact(study, tmp_path):
     assert pq.loc[pq["regime"] == "cold", "idle_share"].iloc[0] == 44 / 54
     csv_text = (tmp_path / "tables" / "cost.csv").read_text()
     assert "0.814815" in csv_text and "0.8148148148" not in csv_text
-    assert pd.read_csv(tmp_path / "tables" / "keepalive.csv").shape == (2, 15)
+    assert pd.read_csv(tmp_path / "tables" / "sweeps.csv").shape == (3, len(TABLE_COLUMNS[
+        "sweeps"]))
 
 
 def test_aggregate_accepts_the_rule_s_file_list(tmp_path):
@@ -302,6 +345,6 @@ def test_aggregate_accepts_the_rule_s_file_list(tmp_path):
     declared = [out / f"{n}.{ext}" for n in ("runs", "latency") for ext in ("csv", "parquet")]
     aggregate([p / "summary.json" for p in paths], [str(p) for p in declared])
     assert all(p.exists() for p in declared) and (out / "cost.parquet").exists()
-    assert set(read_tables(declared)) >= {"runs", "latency", "keepalive"}
+    assert set(read_tables(declared)) >= {"runs", "latency", "sweeps"}
     with pytest.raises(ValueError, match="one folder"):
         as_dir([tmp_path / "a" / "x.csv", tmp_path / "b" / "y.csv"])

@@ -146,7 +146,7 @@ def compare(a: Any, b: Any, seed: int = 0, n_boot: int = 2000,
     med_b = float(np.median(b)) if len(b) else math.nan
     ratio = med_a / med_b if len(a) and len(b) and med_b != 0 else math.nan
     low = high = math.nan
-    if not math.isnan(ratio):
+    if not math.isnan(ratio) and n_boot > 0:
         rng = np.random.default_rng(seed)
         ma = _boot_stat(a, n_boot, rng, np.median) if len(a) > 1 else np.full(n_boot, med_a)
         mb = _boot_stat(b, n_boot, rng, np.median) if len(b) > 1 else np.full(n_boot, med_b)

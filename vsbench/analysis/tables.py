@@ -6,23 +6,29 @@ requests with status ``ok``; invocations of warm-up requests are left out everyw
 
 Definitions
 -----------
-* A request is **cold** when any of its invocations was cold (the design's definition: it
-  waited for a replica started for it). ``cold_orchestrator_fraction`` counts only the
-  orchestrator call (the client-visible ``X-Vsb-Cold`` header). Cold fractions of requests are
-  over ok requests.
+* A request is **cold** when any of its invocations was cold (it waited for a replica to
+  start). ``cold_orchestrator_fraction`` counts only the orchestrator call (the client-visible
+  ``X-Vsb-Cold`` header). Cold fractions of requests are over ok requests. Its **start class**
+  (:mod:`.starts`) is ``scale_from_zero`` when any invocation was, else ``scale_out`` when any
+  was, else ``warm``.
 * Latency is the client's ``latency_ms`` (end − scheduled time: no coordinated omission).
 * Pooling: per platform × regime × workload, samples of all repetitions are pooled; costs are
   summed over repetitions and divided by the summed ok requests.
-* Confidence intervals: percentile bootstrap (``stats.percentile_ci``, seeded) for
-  percentiles, Wilson for fractions (``stats.fraction_ci``); 95 %.
+* Confidence intervals, 95 %: two-stage (cluster) bootstrap, runs then requests within runs
+  (``stats.cluster_percentile_ci``, ``stats.cluster_ratio_ci``, seeded), for percentiles and
+  every GB-s per ok request; Wilson for fractions (``stats.fraction_ci``). Comparisons between
+  regimes (``stats.cluster_compare``) say ``no detectable difference`` when the interval of
+  the ratio holds 1.
 * ``idle_timeout_s`` of a regime that never scales down is ``inf``.
-* The keep-alive sweep is every regime whose name starts with ``ka-``; its ``base_regime`` is
-  the non-sweep regime whose policies equal the sweep regime's except for ``idle_timeout_s``.
+* Sweeps (:mod:`.sweeps`): every regime named by :func:`vsbench.study.sweep_name`; its
+  ``base_regime`` is the non-sweep regime whose policies equal the sweep regime's except for
+  the swept factor.
 
 Tables (one row per group; units in column names): ``runs``, ``latency``, ``cold_starts``,
-``cost``, ``cost_by_function``, ``keepalive``, ``comparisons``, ``policies``, ``workloads``,
-``provenance``, ``packages``, ``startup`` (cold-start components per platform and function,
-:mod:`.startup`). Column lists are the ``*_COLUMNS`` constants.
+``cost``, ``cost_by_function``, ``start_classes`` (:mod:`.starts`), ``sweeps`` and ``pareto``
+(:mod:`.sweeps`), ``comparisons``, ``policies``, ``workloads``, ``provenance``, ``packages``,
+``startup`` (cold-start components per platform and function, :mod:`.startup`). Column lists
+are the ``*_COLUMNS`` constants.
 """
 
 from __future__ import annotations
@@ -39,15 +45,27 @@ import numpy as np
 import pandas as pd
 
 from ..archive import load_archive
-from .cost import run_cost
+from ..study import is_sweep
+from ..workload.sender import TERMINAL as STATUSES
+from .cost import request_costs, run_cost
+from .starts import START_CLASS_COLUMNS, request_starts, start_classes_table
 from .startup import STARTUP_COLUMNS, startup_table
-from .stats import compare, fraction_ci, percentile_ci
+from .stats import (
+    cluster_compare,
+    cluster_percentile_ci,
+    cluster_ratio_ci,
+    compare,
+    fraction_ci,
+    overlap,
+    percentile_ci,
+)
+from .sweeps import PARETO_COLUMNS, SWEEP_COLUMNS, pareto_table, sweeps_table
+from .sweeps import main_policy as _main_policy
+from .sweeps import timeout_value as _timeout
 
 __all__ = ["Run", "load_runs", "build_tables", "write_tables", "read_tables", "aggregate",
            "as_dir", "regime_order", "is_sweep", "TABLE_COLUMNS", "STATUSES"]
 
-STATUSES = ("ok", "app_error", "http_error", "timeout", "dropped")
-SWEEP_PREFIX = "ka-"
 POLICY_FIELDS = ("min_replicas", "max_replicas", "target_inflight", "max_inflight",
                  "idle_timeout_s", "queue_timeout_s", "memory_mb")
 GROUP = ["platform", "regime", "workload"]
@@ -72,19 +90,17 @@ COST_COLUMNS = [
     *GROUP, "reps", "ok_requests", "invocations", "active_gb_s", "idle_gb_s", "total_gb_s",
     "provisioned_gb_s", "fave_units", "usd_total", "active_gb_s_per_ok", "idle_gb_s_per_ok",
     "total_gb_s_per_ok", "fave_units_per_ok", "provisioned_gb_s_per_ok", "usd_per_1k_ok",
-    "idle_share"]
+    "idle_share", "total_gb_s_per_ok_low", "total_gb_s_per_ok_high", "active_gb_s_per_ok_low",
+    "active_gb_s_per_ok_high", "idle_gb_s_per_ok_low", "idle_gb_s_per_ok_high", "tail_gb_s",
+    "tail_share", "replicas_charged_to_keepalive"]
 COST_BY_FUNCTION_COLUMNS = [
     *GROUP, "function", "active_gb_s", "idle_gb_s", "provisioned_gb_s", "alive_s", "busy_s",
     "utilisation", "active_gb_s_per_ok", "idle_gb_s_per_ok"]
-KEEPALIVE_COLUMNS = [
-    "platform", "regime", "base_regime", "workload", "idle_timeout_s", "reps", "n",
-    "cold_request_fraction", "cold_request_fraction_low", "cold_request_fraction_high",
-    "cold_invocation_fraction", "p50_ms", "p99_ms", "idle_gb_s_per_ok", "total_gb_s_per_ok"]
 COMPARISON_COLUMNS = [
-    "platform", "workload", "regime_a", "regime_b", "n_a", "n_b", "median_a_ms",
-    "median_b_ms", "median_ratio", "median_ratio_low", "median_ratio_high", "cliffs_delta",
-    "magnitude", "p_value", "p99_a_ms", "p99_b_ms", "total_gb_s_per_ok_a",
-    "total_gb_s_per_ok_b", "cost_ratio"]
+    "platform", "workload", "regime_a", "regime_b", "reps_a", "reps_b", "n_a", "n_b",
+    "median_a_ms", "median_b_ms", "median_ratio", "median_ratio_low", "median_ratio_high",
+    "latency_verdict", "cliffs_delta", "magnitude", "p_value", "p99_a_ms", "p99_b_ms",
+    "total_gb_s_per_ok_a", "total_gb_s_per_ok_b", "cost_ratio", "cost_verdict"]
 POLICY_COLUMNS = ["platform", "regime", "function", *POLICY_FIELDS]
 WORKLOAD_COLUMNS = ["workload", "pattern", "duration_s", "scheduled_requests", "params",
                     "description"]
@@ -97,7 +113,8 @@ PACKAGE_COLUMNS = ["package", "version", "runs"]
 TABLE_COLUMNS: dict[str, list[str]] = {
     "runs": RUNS_COLUMNS, "latency": LATENCY_COLUMNS, "cold_starts": COLD_COLUMNS,
     "cost": COST_COLUMNS, "cost_by_function": COST_BY_FUNCTION_COLUMNS,
-    "keepalive": KEEPALIVE_COLUMNS, "comparisons": COMPARISON_COLUMNS,
+    "start_classes": START_CLASS_COLUMNS, "sweeps": SWEEP_COLUMNS, "pareto": PARETO_COLUMNS,
+    "comparisons": COMPARISON_COLUMNS,
     "policies": POLICY_COLUMNS, "workloads": WORKLOAD_COLUMNS,
     "provenance": PROVENANCE_COLUMNS, "packages": PACKAGE_COLUMNS,
     "startup": STARTUP_COLUMNS,
@@ -169,24 +186,6 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
 
 # --- helpers -----------------------------------------------------------------------------------
 
-def is_sweep(regime: str) -> bool:
-    return str(regime).startswith(SWEEP_PREFIX)
-
-
-def _timeout(v: Any) -> float:
-    """idle_timeout_s as a float: None (never scale down) → inf."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return math.inf
-    return float(v)
-
-
-def _main_policy(policies: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The orchestrator's policy (or the first function's): the regime's headline knobs."""
-    if not policies:
-        return {}
-    return policies.get("orchestrator") or policies[sorted(policies)[0]]
-
-
 def regime_order(runs: list[Run]) -> list[str]:
     """Regimes from least to most warm capacity (min replicas, idle timeout, max replicas,
     name); the keep-alive sweep last, by idle timeout."""
@@ -218,6 +217,7 @@ def _measured(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
     cold_ids = set(inv.loc[inv["cold"].astype(bool), "request_id"])
     req["cold_orch"] = _flag(req["cold"])
     req["cold_any"] = req["request_id"].isin(cold_ids) | req["cold_orch"].astype(bool)
+    req["start"] = request_starts(req, inv)
     return req, inv
 
 
@@ -295,10 +295,19 @@ def _runs_table(runs: list[Run], measured: dict[int, tuple]) -> pd.DataFrame:
     return _frame(rows, RUNS_COLUMNS)
 
 
-def _percentiles(values: np.ndarray, seed: int) -> dict[str, float]:
+def _ok_latencies(runs: list[Run], measured) -> list[np.ndarray]:
+    """One array per run: its ok requests' latencies (the clusters of the bootstrap)."""
+    out = []
+    for r in runs:
+        req = measured[id(r)][0]
+        out.append(_num(req.loc[req["status"] == "ok", "latency_ms"]).dropna().to_numpy())
+    return out
+
+
+def _percentiles(per_run: list[np.ndarray], seed: int) -> dict[str, float]:
     out = {}
-    for q in (50, 90, 99):
-        est, lo, hi = percentile_ci(values, q, seed=seed)
+    qs = [50, 90, 99]
+    for q, (est, lo, hi) in zip(qs, cluster_percentile_ci(per_run, qs, seed=seed), strict=True):
         out.update({f"p{q}_ms": est, f"p{q}_low_ms": lo, f"p{q}_high_ms": hi})
     return out
 
@@ -314,7 +323,7 @@ def _latency_table(groups, measured, seed: int) -> pd.DataFrame:
         rows.append({
             "platform": platform, "regime": regime, "workload": workload, "reps": len(runs),
             "n_measured": len(req), "n": len(ok), "ok_fraction": _div(len(ok), len(req)),
-            **_percentiles(lat, seed),
+            **_percentiles(_ok_latencies(runs, measured), seed),
             "mean_ms": float(np.nanmean(lat)) if len(lat) else math.nan,
             "cold_requests": int(cold.sum()), "cold_fraction": p, "cold_fraction_low": lo,
             "cold_fraction_high": hi,
@@ -364,10 +373,31 @@ def _cold_table(groups, measured, forder: dict[str, int]) -> pd.DataFrame:
     return _frame(rows, COLD_COLUMNS)
 
 
-def _cost_tables(groups, costs) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _tail_gb_s(run: Run) -> tuple[float, int]:
+    """GB-s charged after the window closed (keep-alive tails), and how many replicas."""
+    reps = run.archive["replicas"]
+    if "tail_s" not in reps or not len(reps):
+        return 0.0, 0
+    gb_s = float((_num(reps["tail_s"]).fillna(0) * _num(reps["memory_mb"]).fillna(0)).sum())
+    return gb_s / 1024, int((reps["end_kind"] == "keepalive").sum())
+
+
+def _per_ok_cis(runs: list[Run], req_costs, seed: int) -> dict[str, float]:
+    """Two-stage bootstrap CIs of active, idle and total GB-s per ok request."""
+    out = {}
+    for k in ("total_gb_s", "active_gb_s", "idle_gb_s"):
+        groups = [(rc[k].to_numpy(float), (rc["status"] == "ok").to_numpy(float))
+                  for rc in (req_costs[id(r)] for r in runs)]
+        _, lo, hi = cluster_ratio_ci(groups, seed=seed)
+        out.update({f"{k}_per_ok_low": lo, f"{k}_per_ok_high": hi})
+    return out
+
+
+def _cost_tables(groups, costs, req_costs, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, frows = [], []
     for (platform, regime, workload), runs in groups.items():
         cs = [costs[id(r)] for r in runs]
+        tails = [_tail_gb_s(r) for r in runs]
         ok = sum(c.ok_requests for c in cs)
         s = {k: float(sum(getattr(c, k) for c in cs))
              for k in ("active_gb_s", "idle_gb_s", "total_gb_s", "provisioned_gb_s",
@@ -380,6 +410,10 @@ def _cost_tables(groups, costs) -> tuple[pd.DataFrame, pd.DataFrame]:
                                                        "provisioned_gb_s")},
             "usd_per_1k_ok": _div(s["usd_total"] * 1000, ok),
             "idle_share": _div(s["idle_gb_s"], s["total_gb_s"]),
+            **_per_ok_cis(runs, req_costs, seed),
+            "tail_gb_s": sum(t[0] for t in tails),
+            "tail_share": _div(sum(t[0] for t in tails), s["idle_gb_s"]),
+            "replicas_charged_to_keepalive": sum(t[1] for t in tails),
         })
         byf = pd.concat([c.by_function for c in cs], ignore_index=True)
         if len(byf):
@@ -394,81 +428,51 @@ def _cost_tables(groups, costs) -> tuple[pd.DataFrame, pd.DataFrame]:
     return _frame(rows, COST_COLUMNS), _frame(frows, COST_BY_FUNCTION_COLUMNS)
 
 
-def _same_but_timeout(a: dict, b: dict) -> bool:
-    if set(a) != set(b):
-        return False
-    strip = lambda p: {k: v for k, v in (p or {}).items() if k != "idle_timeout_s"}  # noqa: E731
-    return all(strip(a[f]) == strip(b[f]) for f in a)
-
-
-def _select(t: pd.DataFrame, key: tuple[str, str, str]) -> pd.DataFrame:
-    return t[(t["platform"] == key[0]) & (t["regime"] == key[1]) & (t["workload"] == key[2])]
-
-
-def _keepalive_table(groups, latency: pd.DataFrame, cost: pd.DataFrame,
-                     cold: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
-    base_pols = {}
-    for r in runs:
-        if not is_sweep(r.regime):
-            base_pols.setdefault((r.platform, r.regime), r.policies)
-    rows = []
-    for (platform, regime, workload), grp in groups.items():
-        if not is_sweep(regime):
-            continue
-        pol = grp[0].policies
-        base = next((name for (pl, name), p in base_pols.items()
-                     if pl == platform and _same_but_timeout(p, pol)), "")
-        key = (platform, regime, workload)
-        lat, cst = _select(latency, key).iloc[0], _select(cost, key).iloc[0]
-        cs = _select(cold, key)
-        rows.append({
-            "platform": platform, "regime": regime, "base_regime": base, "workload": workload,
-            "idle_timeout_s": _timeout(_main_policy(pol).get("idle_timeout_s")),
-            "reps": len(grp), "n": int(lat["n"]),
-            "cold_request_fraction": lat["cold_fraction"],
-            "cold_request_fraction_low": lat["cold_fraction_low"],
-            "cold_request_fraction_high": lat["cold_fraction_high"],
-            "cold_invocation_fraction": _div(float(cs["cold"].sum()),
-                                             float(cs["invocations"].sum())),
-            "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
-            "idle_gb_s_per_ok": cst["idle_gb_s_per_ok"],
-            "total_gb_s_per_ok": cst["total_gb_s_per_ok"],
-        })
-    df = _frame(rows, KEEPALIVE_COLUMNS)
-    return df.sort_values(["idle_timeout_s", "platform", "workload"], kind="stable",
-                          ignore_index=True)
-
-
 def _comparisons_table(groups, measured, cost: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Every pair of grid regimes per platform and workload: the ratio of median latencies
+    with its run-level interval and verdict; Cliff's delta and the Mann–Whitney p over pooled
+    requests (descriptive: they treat requests as independent); the cost per ok request, whose
+    verdict compares the two run-level intervals."""
     by_pw: dict[tuple[str, str], list[str]] = {}
     for (platform, regime, workload) in groups:
         if not is_sweep(regime):
             by_pw.setdefault((platform, workload), []).append(regime)
-    costs = {(r.platform, r.regime, r.workload): r.total_gb_s_per_ok
-             for r in cost.itertuples()}
+    costs = {(r.platform, r.regime, r.workload): r for r in cost.itertuples()}
 
-    def ok_lat(key):
-        req = pd.concat([measured[id(r)][0] for r in groups[key]], ignore_index=True)
-        return _num(req.loc[req["status"] == "ok", "latency_ms"]).to_numpy()
+    def cost_verdict(ca, cb) -> str:
+        if ca is None or cb is None:
+            return "no detectable difference"
+        a, b = (ca.total_gb_s_per_ok_low, ca.total_gb_s_per_ok_high), (
+            cb.total_gb_s_per_ok_low, cb.total_gb_s_per_ok_high)
+        if overlap(a, b):
+            return "no detectable difference"
+        return "higher" if a[0] > b[1] else "lower"
 
     rows = []
     for (platform, workload), regimes in by_pw.items():
         for ra, rb in itertools.combinations(regimes, 2):
             ka, kb = (platform, ra, workload), (platform, rb, workload)
-            a, b = ok_lat(ka), ok_lat(kb)
-            c = compare(a, b, seed=seed)
-            ca, cb = costs.get(ka, math.nan), costs.get(kb, math.nan)
+            la, lb = _ok_latencies(groups[ka], measured), _ok_latencies(groups[kb], measured)
+            a, b = np.concatenate(la), np.concatenate(lb)
+            c = compare(a, b, seed=seed, n_boot=0)
+            cc = cluster_compare(la, lb, seed=seed)
+            ca, cb = costs.get(ka), costs.get(kb)
+            ta = ca.total_gb_s_per_ok if ca is not None else math.nan
+            tb = cb.total_gb_s_per_ok if cb is not None else math.nan
             rows.append({
                 "platform": platform, "workload": workload, "regime_a": ra, "regime_b": rb,
+                "reps_a": len(groups[ka]), "reps_b": len(groups[kb]),
                 "n_a": c["n_a"], "n_b": c["n_b"], "median_a_ms": c["median_a"],
-                "median_b_ms": c["median_b"], "median_ratio": c["ratio"],
-                "median_ratio_low": c["ratio_low"], "median_ratio_high": c["ratio_high"],
+                "median_b_ms": c["median_b"], "median_ratio": cc["ratio"],
+                "median_ratio_low": cc["ratio_low"], "median_ratio_high": cc["ratio_high"],
+                "latency_verdict": cc["verdict"],
                 "cliffs_delta": c["cliffs_delta"], "magnitude": c["magnitude"],
                 "p_value": c["p_value"],
                 "p99_a_ms": percentile_ci(a, 99, n_boot=0)[0],
                 "p99_b_ms": percentile_ci(b, 99, n_boot=0)[0],
-                "total_gb_s_per_ok_a": ca, "total_gb_s_per_ok_b": cb,
-                "cost_ratio": ca / cb if cb and not math.isnan(cb) else math.nan,
+                "total_gb_s_per_ok_a": ta, "total_gb_s_per_ok_b": tb,
+                "cost_ratio": ta / tb if tb and not math.isnan(tb) else math.nan,
+                "cost_verdict": cost_verdict(ca, cb),
             })
     return _frame(rows, COMPARISON_COLUMNS)
 
@@ -552,13 +556,16 @@ def build_tables(runs: list[Run], seed: int = 0) -> dict[str, pd.DataFrame]:
     measured = {id(r): _measured(r) for r in runs}
     costs = {id(r): run_cost(r.archive["requests"], r.archive["invocations"],
                              r.archive["replicas"]) for r in runs}
+    req_costs = {id(r): request_costs(r.archive["requests"], r.archive["invocations"],
+                                      r.archive["replicas"]) for r in runs}
     groups = _groups(runs)
     forder = _function_order(runs)
     order = {g: i for i, g in enumerate(regime_order(runs))}
     runs_sorted = sorted(runs, key=lambda r: (r.platform, r.workload, order[r.regime], r.rep))
     latency = _latency_table(groups, measured, seed)
     cold = _cold_table(groups, measured, forder)
-    cost, cost_by_function = _cost_tables(groups, costs)
+    cost, cost_by_function = _cost_tables(groups, costs, req_costs, seed)
+    starts = start_classes_table(groups, measured, forder)
     provenance, packages = _provenance_tables(runs_sorted)
     return {
         "runs": _runs_table(runs_sorted, measured),
@@ -566,7 +573,9 @@ def build_tables(runs: list[Run], seed: int = 0) -> dict[str, pd.DataFrame]:
         "cold_starts": cold,
         "cost": cost,
         "cost_by_function": cost_by_function,
-        "keepalive": _keepalive_table(groups, latency, cost, cold, runs),
+        "start_classes": starts,
+        "sweeps": sweeps_table(runs, latency, cost, starts),
+        "pareto": pareto_table(latency, cost),
         "comparisons": _comparisons_table(groups, measured, cost, seed),
         "policies": _policies_table(runs, forder),
         "workloads": _workloads_table(runs),
