@@ -21,7 +21,8 @@ rule plot:
         latency=report(f"{RESULTS}/figures/latency.svg", caption="../report/latency.rst", category="RQ2 latency"),
         cold_starts=report(f"{RESULTS}/figures/cold_starts.svg", caption="../report/cold_starts.rst", category="RQ2 cold starts"),
         cost=report(f"{RESULTS}/figures/cost.svg", caption="../report/cost.rst", category="RQ3 cost"),
-        keepalive=report(f"{RESULTS}/figures/keepalive.svg", caption="../report/keepalive.rst", category="RQ2 keep-alive"),
+        sweeps=report(f"{RESULTS}/figures/sweeps.svg", caption="../report/sweeps.rst", category="RQ2 sweeps"),
+        pareto=report(f"{RESULTS}/figures/pareto.svg", caption="../report/pareto.rst", category="RQ3 latency vs cost"),
         load=report(f"{RESULTS}/figures/load.svg", caption="../report/load.rst", category="Machine load"),
         startup=report(f"{RESULTS}/figures/startup.svg", caption="../report/startup.rst", category="RQ2 cold starts"),
     log:

@@ -2,6 +2,7 @@ import sys
 from pathlib import Path
 
 from functions.registry import FUNCTIONS
+from vsbench.analysis.tables import TABLE_COLUMNS
 from vsbench.build import function_sources
 from vsbench.experiment import ExperimentSpec, resolve_experiment
 from vsbench.study import split_platform_label, study_runs, with_sweep_regimes
@@ -12,11 +13,7 @@ RESULTS = config["study"].get("results", "results")
 REPORT = config["study"].get("report", "paper/report.html")
 # Rules call the CLI of the package installed beside this Snakemake, whatever PATH says.
 VSBENCH = f"{sys.executable} -m vsbench.cli"
-TABLES = [
-    "runs", "latency", "cold_starts", "cost", "cost_by_function", "keepalive", "comparisons",
-    "policies", "workloads", "provenance", "packages", "startup",
-]
-FIGURES = ["latency", "cold_starts", "cost", "keepalive", "load", "startup"]
+TABLES = list(TABLE_COLUMNS)
 
 
 wildcard_constraints:

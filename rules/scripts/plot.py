@@ -1,7 +1,7 @@
 """Snakemake script: tables → figures (vsbench.analysis.plots.make_figures).
 
 input.tables    the tables: their directory, or the rule's list of table files in it
-output          latency.svg, cold_starts.svg, cost.svg, keepalive.svg and load.svg, declared as
+output          one SVG per name in vsbench.analysis.plots.FIGURES, declared as
                 named files in one folder (each may be wrapped in report(...)), or as one
                 output.figures = directory(...)
 log[0]          stderr of this script

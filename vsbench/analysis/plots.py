@@ -8,11 +8,11 @@ SVGs. A table with no rows gives a figure that says so, never an exception.
   panel per workload.
 * :func:`plot_cold_starts` — fraction of cold invocations per stage and regime (Wilson CIs).
 * :func:`plot_cost` — active and idle GB-s per ok request, stacked, per regime and workload.
-* :func:`plot_keepalive` — the keep-alive sweep: idle timeout against cold-request fraction and
-  idle GB-s per ok request (twin axes).
+* :func:`.plots_rq.plot_sweeps`, :func:`.plots_rq.plot_pareto` — RQ2's sweeps and RQ3's
+  latency-versus-cost view.
 * :func:`plot_load` — machine CPU (mean) and load1 (max) during every run.
 * :func:`plot_startup` — cold-start components per function, one bar per platform (host).
-* :func:`make_figures` — all six from a tables directory.
+* :func:`make_figures` — all of them (:data:`FIGURES`) from a tables directory.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import pandas as pd  # noqa: E402
 
 from .tables import TABLE_COLUMNS, as_dir, read_tables  # noqa: E402
 
-__all__ = ["plot_latency", "plot_cold_starts", "plot_cost", "plot_keepalive", "plot_load",
-           "plot_startup", "make_figures", "FIGURES", "RC"]
+__all__ = ["plot_latency", "plot_cold_starts", "plot_cost", "plot_load", "plot_startup",
+           "make_figures", "FIGURES", "RC"]
 
-FIGURES = ("latency", "cold_starts", "cost", "keepalive", "load", "startup")
+FIGURES = ("latency", "cold_starts", "cost", "sweeps", "pareto", "load", "startup")
 STARTUP_PARTS = [("provision_ms", "provision (spawn / engine create + start)"),
                  ("runtime_up_ms", "interpreter + runtime up"), ("import_ms", "handler import"),
                  ("init_ms", "init (models)"), ("other_ms", "to ready (other)")]
@@ -46,7 +46,6 @@ RC = {
     "grid.alpha": 0.3,
     "axes.prop_cycle": matplotlib.cycler(color=plt.get_cmap("tab10").colors),
 }
-NO_SWEEP = "no keep-alive sweep in this study"
 
 
 def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
@@ -183,47 +182,6 @@ def plot_cost(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
         return _save(fig, path)
 
 
-def plot_keepalive(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
-    """Keep-alive sweep: cold-request fraction (left) and idle GB-s per ok request (right)."""
-    df = _table(tables, "keepalive")
-    if df.empty:
-        return _message(path, "Keep-alive sweep", NO_SWEEP)
-    df = df[np.isfinite(pd.to_numeric(df["idle_timeout_s"], errors="coerce"))]
-    if df.empty:
-        return _message(path, "Keep-alive sweep", "no finite idle timeout in the sweep")
-    with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-        ax2 = ax.twinx()
-        ax2.grid(False)
-        ax2.spines["right"].set_visible(True)
-        colors = plt.get_cmap("tab10").colors
-        series = list(dict.fromkeys(zip(df["platform"], df["workload"], strict=True)))
-        multi = df["platform"].nunique() > 1
-        for i, (pl, w) in enumerate(series):
-            d = df[(df["platform"] == pl) & (df["workload"] == w)].sort_values("idle_timeout_s")
-            c = colors[i % len(colors)]
-            name = f"{pl}/{w}" if multi else str(w)
-            ax.errorbar(d["idle_timeout_s"], d["cold_request_fraction"],
-                        yerr=_err(d["cold_request_fraction"], d["cold_request_fraction_low"],
-                                  d["cold_request_fraction_high"]),
-                        color=c, marker="o", capsize=3, label=f"{name}: cold requests")
-            ax2.plot(d["idle_timeout_s"], d["idle_gb_s_per_ok"], color=c, marker="s",
-                     linestyle="--", label=f"{name}: idle GB-s / ok")
-        ax.set_xlabel("idle timeout (keep-alive), s")
-        ax.set_ylabel("cold requests (fraction, 95% Wilson CI)")
-        ax.set_ylim(0, 1.05)
-        ax2.set_ylabel("idle GB-s per ok request (dashed)")
-        ax2.set_ylim(bottom=0)
-        h1, l1 = ax.get_legend_handles_labels()
-        h2, l2 = ax2.get_legend_handles_labels()
-        fig.legend(h1 + h2, l1 + l2, fontsize=8, loc="outside lower center", ncols=2)
-        timeouts = pd.to_numeric(df["idle_timeout_s"])
-        if timeouts.min() > 0 and timeouts.max() / timeouts.min() > 20:
-            ax.set_xscale("log")                 # sweeps often span orders of magnitude
-        ax.set_title("Keep-alive sweep: cold starts vs idle cost")
-        return _save(fig, path)
-
-
 def plot_load(runs_table: pd.DataFrame | None, path: str | Path) -> Path:
     """Mean machine CPU (bars) and max load1 (markers) of every run."""
     df = runs_table if runs_table is not None else pd.DataFrame(columns=TABLE_COLUMNS["runs"])
@@ -290,11 +248,12 @@ def plot_startup(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
 
 
 def make_figures(tables_dir, figures_dir) -> list[Path]:
-    """Write ``latency.svg``, ``cold_starts.svg``, ``cost.svg``, ``keepalive.svg``,
-    ``load.svg`` and ``startup.svg`` from the tables in ``tables_dir`` (missing tables: a
-    figure saying so).
+    """Write ``{name}.svg`` for every name in :data:`FIGURES` from the tables in ``tables_dir``
+    (missing tables: a figure saying so).
 
     Either argument may be a folder or a list of files in it (a Snakemake rule's files)."""
+    from .plots_rq import plot_pareto, plot_sweeps
+
     tables = read_tables(tables_dir) if as_dir(tables_dir).is_dir() else {}
     out = as_dir(figures_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -302,7 +261,8 @@ def make_figures(tables_dir, figures_dir) -> list[Path]:
         plot_latency(tables, out / "latency.svg"),
         plot_cold_starts(tables, out / "cold_starts.svg"),
         plot_cost(tables, out / "cost.svg"),
-        plot_keepalive(tables, out / "keepalive.svg"),
+        plot_sweeps(tables, out / "sweeps.svg"),
+        plot_pareto(tables, out / "pareto.svg"),
         plot_load(tables.get("runs"), out / "load.svg"),
         plot_startup(tables, out / "startup.svg"),
     ]
