@@ -3,6 +3,7 @@ from pathlib import Path
 
 from functions.registry import FUNCTIONS
 from vsbench.analysis.tables import TABLE_COLUMNS
+from vsbench.archive import RUN_DIR
 from vsbench.build import function_sources
 from vsbench.experiment import ExperimentSpec, resolve_experiment
 from vsbench.study import split_platform_label, study_runs, with_sweep_regimes

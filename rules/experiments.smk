@@ -5,7 +5,7 @@ rule experiment:
     input:
         builds=experiment_builds,
     output:
-        summary=f"{RESULTS}/raw/{{platform}}/{{regime}}/{{workload}}/rep{{rep}}/summary.json",
+        summary=f"{RESULTS}/{RUN_DIR}/summary.json",
     log:
         f"{RESULTS}/logs/experiment/{{platform}}-{{regime}}-{{workload}}-rep{{rep}}.log",
     params:

@@ -44,8 +44,39 @@ END_KINDS = ("stopped", "keepalive", "window")
 SHUTDOWN_REASON = "platform_down"  # the pool's stop reason when the platform goes down
 
 
+# The run-folder layout below a results folder: the one definition (Snakemake's experiment
+# rule uses it as its output pattern, whose wildcards have these names).
+RUN_DIR = "raw/{platform}/{regime}/{workload}/rep{rep}"
+
+
+def run_dir(platform: str, regime: str, workload: str, rep: int) -> str:
+    return RUN_DIR.format(platform=platform, regime=regime, workload=workload, rep=rep)
+
+
 def archive_dir(root: Path, platform: str, regime: str, workload: str, rep: int) -> Path:
-    return Path(root) / "raw" / platform / regime / workload / f"rep{rep}"
+    return Path(root) / run_dir(platform, regime, workload, rep)
+
+
+def parse_run_dir(path: Path | str) -> dict[str, Any]:
+    """platform, regime, workload and rep from a run folder's last four names (the ones
+    :data:`RUN_DIR` gives); what cannot be read is left out."""
+    parts = Path(path).resolve().parts
+    names = RUN_DIR.split("/")[-4:]
+    if len(parts) < 4:
+        return {}
+    out: dict[str, Any] = {}
+    for name, part in zip(names, parts[-4:], strict=True):
+        key, prefix = name.strip("}").split("{")[1], name.split("{")[0]
+        if not part.startswith(prefix):
+            return {}
+        value = part[len(prefix):]
+        if key == "rep":
+            if not value.isdigit():
+                continue
+            out[key] = int(value)
+        else:
+            out[key] = value
+    return out
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -78,7 +109,8 @@ def build_invocations(gateway_log: list[dict], runtime_log: list[dict],
             "call_id": g.get("call_id"), "request_id": g.get("request_id"),
             "warmup": g.get("request_id") in warmup_ids, "function": g["function"],
             "replica_id": g.get("replica_id"), "status": g["status"], "error": g.get("error"),
-            "cold": bool(g.get("cold")), "start": g.get("start"), "ts": g["ts"], "queue_ms": g.get("queue_ms"),
+            "cold": bool(g.get("cold")), "start": g.get("start"), "ts": g["ts"],
+            "queue_ms": g.get("queue_ms"),
             "duration_ms": g.get("duration_ms"), "lease_ts": g["ts"] + queue_s,
             "end_ts": g["ts"] + (g.get("duration_ms") or 0.0) / 1000,
             "memory_mb": memory_mb.get(g["function"]),

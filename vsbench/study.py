@@ -62,7 +62,9 @@ class Run:
 
     @property
     def path(self) -> str:
-        return f"raw/{self.label}/{self.regime}/{self.workload}/rep{self.rep}"
+        from .archive import run_dir
+
+        return run_dir(self.label, self.regime, self.workload, self.rep)
 
 
 SWEEP_PREFIX = "sweep-"

@@ -33,31 +33,34 @@ are the ``*_COLUMNS`` constants.
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..archive import load_archive
 from ..study import is_sweep
 from ..workload.sender import TERMINAL as STATUSES
+from .comparisons import COMPARISON_COLUMNS, comparisons_table, ok_latencies
 from .cost import request_costs, run_cost
+from .describe import (
+    PACKAGE_COLUMNS,
+    POLICY_COLUMNS,
+    PROVENANCE_COLUMNS,
+    WORKLOAD_COLUMNS,
+    policies_table,
+    provenance_tables,
+    workloads_table,
+)
+from .runs import Run, as_dir, load_runs, read_tables, write_tables
 from .starts import START_CLASS_COLUMNS, request_starts, start_classes_table
 from .startup import STARTUP_COLUMNS, startup_table
 from .stats import (
-    cluster_compare,
     cluster_percentile_ci,
     cluster_ratio_ci,
-    compare,
     fraction_ci,
-    overlap,
-    percentile_ci,
 )
 from .sweeps import PARETO_COLUMNS, SWEEP_COLUMNS, pareto_table, sweeps_table
 from .sweeps import main_policy as _main_policy
@@ -66,8 +69,6 @@ from .sweeps import timeout_value as _timeout
 __all__ = ["Run", "load_runs", "build_tables", "write_tables", "read_tables", "aggregate",
            "as_dir", "regime_order", "is_sweep", "TABLE_COLUMNS", "STATUSES"]
 
-POLICY_FIELDS = ("min_replicas", "max_replicas", "target_inflight", "max_inflight",
-                 "idle_timeout_s", "queue_timeout_s", "memory_mb")
 GROUP = ["platform", "regime", "workload"]
 
 RUNS_COLUMNS = [
@@ -96,19 +97,6 @@ COST_COLUMNS = [
 COST_BY_FUNCTION_COLUMNS = [
     *GROUP, "function", "active_gb_s", "idle_gb_s", "provisioned_gb_s", "alive_s", "busy_s",
     "utilisation", "active_gb_s_per_ok", "idle_gb_s_per_ok"]
-COMPARISON_COLUMNS = [
-    "platform", "workload", "regime_a", "regime_b", "reps_a", "reps_b", "n_a", "n_b",
-    "median_a_ms", "median_b_ms", "median_ratio", "median_ratio_low", "median_ratio_high",
-    "latency_verdict", "cliffs_delta", "magnitude", "p_value", "p99_a_ms", "p99_b_ms",
-    "total_gb_s_per_ok_a", "total_gb_s_per_ok_b", "cost_ratio", "cost_verdict"]
-POLICY_COLUMNS = ["platform", "regime", "function", *POLICY_FIELDS]
-WORKLOAD_COLUMNS = ["workload", "pattern", "duration_s", "scheduled_requests", "params",
-                    "description"]
-PROVENANCE_COLUMNS = [
-    "platform", "regime", "workload", "rep", "git_commit", "git_dirty", "hostname", "os",
-    "cpu_model", "cpu_count", "memory_gb", "python", "s3", "s3_version", "video", "query",
-    "warmup_requests", "started_ts", "ended_ts", "schedule_fingerprint"]
-PACKAGE_COLUMNS = ["package", "version", "runs"]
 
 TABLE_COLUMNS: dict[str, list[str]] = {
     "runs": RUNS_COLUMNS, "latency": LATENCY_COLUMNS, "cold_starts": COLD_COLUMNS,
@@ -119,69 +107,6 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     "provenance": PROVENANCE_COLUMNS, "packages": PACKAGE_COLUMNS,
     "startup": STARTUP_COLUMNS,
 }
-
-
-# --- runs --------------------------------------------------------------------------------------
-
-@dataclass
-class Run:
-    """One run's identity and its loaded archive (:func:`vsbench.archive.load_archive`)."""
-
-    platform: str
-    regime: str
-    workload: str
-    rep: int
-    path: Path
-    archive: dict[str, Any] = field(repr=False)
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.platform, self.regime, self.workload)
-
-    @property
-    def provenance(self) -> dict[str, Any]:
-        return self.archive.get("provenance") or {}
-
-    @property
-    def policies(self) -> dict[str, dict[str, Any]]:
-        return ((self.provenance.get("config") or {}).get("regime") or {})
-
-
-def _from_path(path: Path) -> dict[str, Any]:
-    """platform/regime/workload/rep from ``…/{platform}/{regime}/{workload}/rep{K}``."""
-    parts = path.resolve().parts
-    out: dict[str, Any] = {}
-    if len(parts) >= 4 and parts[-1].startswith("rep"):
-        out = {"platform": parts[-4], "regime": parts[-3], "workload": parts[-2]}
-        try:
-            out["rep"] = int(parts[-1][3:])
-        except ValueError:
-            pass
-    return out
-
-
-def load_runs(paths: Iterable[str | Path]) -> list[Run]:
-    """Load run archives (a run's folder, or any file inside it such as ``summary.json``).
-
-    Identity comes from ``provenance.json`` (falling back to the folder names). Sorted by
-    platform, regime, workload, rep.
-    """
-    runs = []
-    for p in paths:
-        path = Path(p)
-        if path.is_file():
-            path = path.parent
-        archive = load_archive(path)
-        prov = archive.get("provenance") or {}
-        guess = _from_path(path)
-        ident = {k: prov.get(k, guess.get(k)) for k in ("platform", "regime", "workload", "rep")}
-        missing = [k for k, v in ident.items() if v is None]
-        if missing:
-            raise ValueError(f"{path}: cannot tell the run's {', '.join(missing)} "
-                             "(not in provenance.json nor in the folder names)")
-        runs.append(Run(str(ident["platform"]), str(ident["regime"]), str(ident["workload"]),
-                        int(ident["rep"]), path, archive))
-    return sorted(runs, key=lambda r: (r.platform, r.regime, r.workload, r.rep))
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -295,15 +220,6 @@ def _runs_table(runs: list[Run], measured: dict[int, tuple]) -> pd.DataFrame:
     return _frame(rows, RUNS_COLUMNS)
 
 
-def _ok_latencies(runs: list[Run], measured) -> list[np.ndarray]:
-    """One array per run: its ok requests' latencies (the clusters of the bootstrap)."""
-    out = []
-    for r in runs:
-        req = measured[id(r)][0]
-        out.append(_num(req.loc[req["status"] == "ok", "latency_ms"]).dropna().to_numpy())
-    return out
-
-
 def _percentiles(per_run: list[np.ndarray], seed: int) -> dict[str, float]:
     out = {}
     qs = [50, 90, 99]
@@ -323,7 +239,7 @@ def _latency_table(groups, measured, seed: int) -> pd.DataFrame:
         rows.append({
             "platform": platform, "regime": regime, "workload": workload, "reps": len(runs),
             "n_measured": len(req), "n": len(ok), "ok_fraction": _div(len(ok), len(req)),
-            **_percentiles(_ok_latencies(runs, measured), seed),
+            **_percentiles(ok_latencies(runs, measured), seed),
             "mean_ms": float(np.nanmean(lat)) if len(lat) else math.nan,
             "cold_requests": int(cold.sum()), "cold_fraction": p, "cold_fraction_low": lo,
             "cold_fraction_high": hi,
@@ -428,128 +344,6 @@ def _cost_tables(groups, costs, req_costs, seed: int) -> tuple[pd.DataFrame, pd.
     return _frame(rows, COST_COLUMNS), _frame(frows, COST_BY_FUNCTION_COLUMNS)
 
 
-def _comparisons_table(groups, measured, cost: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """Every pair of grid regimes per platform and workload: the ratio of median latencies
-    with its run-level interval and verdict; Cliff's delta and the Mann–Whitney p over pooled
-    requests (descriptive: they treat requests as independent); the cost per ok request, whose
-    verdict compares the two run-level intervals."""
-    by_pw: dict[tuple[str, str], list[str]] = {}
-    for (platform, regime, workload) in groups:
-        if not is_sweep(regime):
-            by_pw.setdefault((platform, workload), []).append(regime)
-    costs = {(r.platform, r.regime, r.workload): r for r in cost.itertuples()}
-
-    def cost_verdict(ca, cb) -> str:
-        if ca is None or cb is None:
-            return "no detectable difference"
-        a, b = (ca.total_gb_s_per_ok_low, ca.total_gb_s_per_ok_high), (
-            cb.total_gb_s_per_ok_low, cb.total_gb_s_per_ok_high)
-        if overlap(a, b):
-            return "no detectable difference"
-        return "higher" if a[0] > b[1] else "lower"
-
-    rows = []
-    for (platform, workload), regimes in by_pw.items():
-        for ra, rb in itertools.combinations(regimes, 2):
-            ka, kb = (platform, ra, workload), (platform, rb, workload)
-            la, lb = _ok_latencies(groups[ka], measured), _ok_latencies(groups[kb], measured)
-            a, b = np.concatenate(la), np.concatenate(lb)
-            c = compare(a, b, seed=seed, n_boot=0)
-            cc = cluster_compare(la, lb, seed=seed)
-            ca, cb = costs.get(ka), costs.get(kb)
-            ta = ca.total_gb_s_per_ok if ca is not None else math.nan
-            tb = cb.total_gb_s_per_ok if cb is not None else math.nan
-            rows.append({
-                "platform": platform, "workload": workload, "regime_a": ra, "regime_b": rb,
-                "reps_a": len(groups[ka]), "reps_b": len(groups[kb]),
-                "n_a": c["n_a"], "n_b": c["n_b"], "median_a_ms": c["median_a"],
-                "median_b_ms": c["median_b"], "median_ratio": cc["ratio"],
-                "median_ratio_low": cc["ratio_low"], "median_ratio_high": cc["ratio_high"],
-                "latency_verdict": cc["verdict"],
-                "cliffs_delta": c["cliffs_delta"], "magnitude": c["magnitude"],
-                "p_value": c["p_value"],
-                "p99_a_ms": percentile_ci(a, 99, n_boot=0)[0],
-                "p99_b_ms": percentile_ci(b, 99, n_boot=0)[0],
-                "total_gb_s_per_ok_a": ta, "total_gb_s_per_ok_b": tb,
-                "cost_ratio": ta / tb if tb and not math.isnan(tb) else math.nan,
-                "cost_verdict": cost_verdict(ca, cb),
-            })
-    return _frame(rows, COMPARISON_COLUMNS)
-
-
-def _policies_table(runs: list[Run], forder: dict[str, int]) -> pd.DataFrame:
-    order = {g: i for i, g in enumerate(regime_order(runs))}
-    seen, rows = set(), []
-    for r in sorted(runs, key=lambda r: (r.platform, order[r.regime], r.workload, r.rep)):
-        if (r.platform, r.regime) in seen:
-            continue
-        seen.add((r.platform, r.regime))
-        for f in sorted(r.policies, key=lambda f: (forder.get(f, len(forder)), f)):
-            p = r.policies[f] or {}
-            row = {"platform": r.platform, "regime": r.regime, "function": f}
-            for k in POLICY_FIELDS:
-                v = p.get(k)
-                row[k] = _timeout(v) if k == "idle_timeout_s" else (
-                    float(v) if v is not None else math.nan)
-            rows.append(row)
-    return _frame(rows, POLICY_COLUMNS)
-
-
-def _relevant(pattern: Any, key: str, value: Any) -> bool:
-    """Is a workload field worth showing for this pattern (not null, not another pattern's)?"""
-    if value is None or value == "" or key in ("pattern", "duration_s", "description"):
-        return False
-    if key.startswith("trace_") or key in ("time_scale", "rate_scale"):
-        return pattern == "trace"
-    if key.startswith("burst_"):
-        return pattern == "burst"
-    return True
-
-
-def _workloads_table(runs: list[Run]) -> pd.DataFrame:
-    rows: dict[str, dict[str, Any]] = {}
-    for r in runs:
-        if r.workload in rows:
-            continue
-        cfg = r.provenance.get("config") or {}
-        w = dict(cfg.get("workload") or {})
-        params = {k: v for k, v in w.items() if _relevant(w.get("pattern"), k, v)}
-        rows[r.workload] = {
-            "workload": r.workload, "pattern": w.get("pattern"),
-            "duration_s": float(w["duration_s"]) if w.get("duration_s") is not None
-            else math.nan,
-            "scheduled_requests": cfg.get("scheduled_requests",
-                                          (r.archive.get("summary") or {}).get("scheduled")),
-            "params": ", ".join(f"{k}={v}" for k, v in params.items()),
-            "description": w.get("description") or "",
-        }
-    return _frame([rows[k] for k in sorted(rows)], WORKLOAD_COLUMNS)
-
-
-def _provenance_tables(runs: list[Run]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows, pkgs = [], {}
-    for r in runs:
-        p = r.provenance
-        git, machine = p.get("git") or {}, p.get("machine") or {}
-        exp = (p.get("config") or {}).get("experiment") or {}
-        rows.append({
-            "platform": r.platform, "regime": r.regime, "workload": r.workload, "rep": r.rep,
-            "git_commit": git.get("commit"), "git_dirty": git.get("dirty"),
-            "hostname": machine.get("hostname"), "os": machine.get("os"),
-            "cpu_model": machine.get("cpu_model"), "cpu_count": machine.get("cpu_count"),
-            "memory_gb": machine.get("memory_gb"), "python": machine.get("python"),
-            "s3": p.get("s3"), "s3_version": p.get("s3_version"),
-            "video": exp.get("video"), "query": exp.get("query"),
-            "warmup_requests": exp.get("warmup_requests"), "started_ts": p.get("started_ts"),
-            "ended_ts": p.get("ended_ts"),
-            "schedule_fingerprint": (p.get("config") or {}).get("schedule_fingerprint"),
-        })
-        for name, ver in (p.get("packages") or {}).items():
-            pkgs[(name, str(ver))] = pkgs.get((name, str(ver)), 0) + 1
-    packages = [{"package": n, "version": v, "runs": c} for (n, v), c in sorted(pkgs.items())]
-    return _frame(rows, PROVENANCE_COLUMNS), _frame(packages, PACKAGE_COLUMNS)
-
-
 def build_tables(runs: list[Run], seed: int = 0) -> dict[str, pd.DataFrame]:
     """Every table of the study (see the module docstring); empty tables keep their columns."""
     runs = list(runs)
@@ -566,7 +360,7 @@ def build_tables(runs: list[Run], seed: int = 0) -> dict[str, pd.DataFrame]:
     cold = _cold_table(groups, measured, forder)
     cost, cost_by_function = _cost_tables(groups, costs, req_costs, seed)
     starts = start_classes_table(groups, measured, forder)
-    provenance, packages = _provenance_tables(runs_sorted)
+    provenance, packages = provenance_tables(runs_sorted)
     return {
         "runs": _runs_table(runs_sorted, measured),
         "latency": latency,
@@ -576,52 +370,13 @@ def build_tables(runs: list[Run], seed: int = 0) -> dict[str, pd.DataFrame]:
         "start_classes": starts,
         "sweeps": sweeps_table(runs, latency, cost, starts),
         "pareto": pareto_table(latency, cost),
-        "comparisons": _comparisons_table(groups, measured, cost, seed),
-        "policies": _policies_table(runs, forder),
-        "workloads": _workloads_table(runs),
+        "comparisons": comparisons_table(groups, measured, cost, seed),
+        "policies": policies_table(runs, forder, regime_order(runs)),
+        "workloads": workloads_table(runs),
         "provenance": provenance,
         "packages": packages,
         "startup": startup_table(runs, forder),
     }
-
-
-# --- files -------------------------------------------------------------------------------------
-
-FILE_SUFFIXES = {".csv", ".parquet", ".svg", ".json", ".html"}
-
-
-def as_dir(x: str | Path | Iterable[str | Path]) -> Path:
-    """A folder given as its path, or as files inside it (e.g. a Snakemake rule's list of
-    table or figure files): their common parent."""
-    if isinstance(x, str | Path):
-        p = Path(x)
-        return p.parent if p.suffix in FILE_SUFFIXES else p
-    parents = {Path(p).parent for p in x}
-    if len(parents) != 1:
-        raise ValueError(f"expected files in one folder, got {len(parents)} folders: "
-                         f"{sorted(map(str, parents))[:3]}")
-    return parents.pop()
-
-
-def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
-    """``{name}.csv`` (floats to 6 significant digits) and ``{name}.parquet`` (full precision)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, df in tables.items():
-        csv, pq = out / f"{name}.csv", out / f"{name}.parquet"
-        df.to_csv(csv, index=False, float_format="%.6g")
-        df.to_parquet(pq, index=False)
-        written += [csv, pq]
-    (out / "tables.json").write_text(json.dumps(
-        {name: list(df.columns) for name, df in tables.items()}, indent=1) + "\n")
-    return written + [out / "tables.json"]
-
-
-def read_tables(tables_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The tables written by :func:`write_tables` (Parquet); absent ones are left out."""
-    d = as_dir(tables_dir)
-    return {p.stem: pd.read_parquet(p) for p in sorted(d.glob("*.parquet"))}
 
 
 def aggregate(run_paths: Iterable[str | Path], out_dir: str | Path | Iterable[str | Path],
