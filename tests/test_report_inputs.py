@@ -87,3 +87,11 @@ def test_tables_the_report_does_not_know_are_kept():
     d = ReportData.from_tables({"pareto": pd.DataFrame({"x": [1]})})
     assert len(d["pareto"]) == 1
     assert d["latency"].empty and "latency" in d.missing
+    assert d["no_such_table"].empty  # a table dropped from TABLE_COLUMNS reads as empty
+
+
+def test_a_figure_the_plot_step_no_longer_draws_reads_as_missing(tmp_path):
+    tpl = tmp_path / "t.html.j2"
+    tpl.write_text("{{ figures['gone'] is none }} [{{ captions['gone'] }}]")
+    html = render_report(None, None, tmp_path / "r.html", template=tpl).read_text()
+    assert html == "True []"

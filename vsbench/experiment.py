@@ -191,6 +191,7 @@ class Experiment:
 
         self.started = time.time()
         self.window = (self.started, self.started)
+        self._mark = time.perf_counter()
         ensure_built(list(self.policies))
         # container host: no image, a clear error
         self.images = deploy_images(list(self.policies), self.host)

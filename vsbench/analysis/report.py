@@ -23,6 +23,7 @@ to ``SECTIONS`` and add its block to the template. Modules:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,6 @@ from typing import Any
 import pandas as pd
 
 from . import report_rows as rows
-from .plots import FIGURES
 from .report_data import CAPTIONS, ReportData, caption, load_figures, load_tables
 from .report_format import fmt, fmt_ci, fmt_pct, fmt_ratio, fmt_timeout
 from .report_guidelines import guidelines
@@ -52,10 +52,17 @@ _startup_summary = startup_summary  # the name tests/test_startup.py imports
 
 # --- sections: each returns the template variables of its part of the report ------------------
 
+class _Captions(dict):
+    """Figure captions by name, read from report/{name}.rst on first use."""
+
+    def __missing__(self, name: str) -> str:
+        self[name] = caption(name)
+        return self[name]
+
+
 def overview(d: ReportData) -> dict[str, Any]:
     return {"title": TITLE, "ci": CI_LEVEL, "missing": d.missing,
-            "workflow": caption("workflow"),
-            "captions": {name: caption(name) for name in FIGURES}}
+            "workflow": caption("workflow"), "captions": _Captions()}
 
 
 def method(d: ReportData) -> dict[str, Any]:
@@ -105,7 +112,9 @@ def report_context(tables: dict[str, pd.DataFrame],
     """Everything the template shows, as formatted strings: the variables of every section
     of :data:`SECTIONS`, plus ``figures`` (inline SVG by name, None when missing)."""
     d = ReportData.from_tables(tables)
-    context: dict[str, Any] = {"figures": figures}
+    # A figure or caption the template names but the plot step no longer draws reads as
+    # missing (None, "") rather than failing the render.
+    context: dict[str, Any] = {"figures": defaultdict(lambda: None, figures)}
     for section in SECTIONS:
         part = section(d)
         clash = sorted(set(part) & set(context))

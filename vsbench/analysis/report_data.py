@@ -47,7 +47,9 @@ class ReportData:
         return cls(full, [n for n in TABLE_COLUMNS if tables.get(n) is None])
 
     def __getitem__(self, name: str) -> pd.DataFrame:
-        return self.tables[name]
+        """The table; one neither written nor in ``TABLE_COLUMNS`` is empty, without
+        columns (a section guards with ``len()`` before it reads a column)."""
+        return self.tables[name] if name in self.tables else pd.DataFrame()
 
     @property
     def multi_platform(self) -> bool:
