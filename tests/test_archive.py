@@ -151,3 +151,24 @@ def test_experiment_writes_a_complete_archive(tmp_path):
     cost = run_cost(req, inv, reps)
     assert cost.ok_requests == 2 and cost.active_gb_s > 0 and cost.idle_gb_s > 0
     json.dumps(cost.to_dict())
+
+
+def test_docs_describe_the_correctness_columns():
+    from vsbench.run_correctness import CORRECTNESS_COLUMNS
+
+    text = (REPO / "docs" / "archive.md").read_text()
+    body = text.split("## correctness.parquet", 1)[1].split("\n## ", 1)[0]
+    assert [c for c in re.findall(r"`([a-z_0-9]+)`", body.split("Columns:", 1)[1])
+            if c in CORRECTNESS_COLUMNS or "_" in c] == CORRECTNESS_COLUMNS
+
+
+def test_output_digest_is_the_answer_not_its_timing():
+    from vsbench.run_correctness import output_digest
+
+    clip = {"start_s": 1.0, "end_s": 2.0, "transcript": "a cat",
+            "frames": [{"detections": [{"label": "cat"}]}], "timings": {"ms": 5}}
+    a = output_digest({"clips": [clip], "matches": [{"clip": 0, "score": 1.0}]})
+    b = output_digest({"clips": [{**clip, "end_s": 2.001, "timings": {"ms": 9}}],
+                       "matches": [{"clip": 0, "score": 0.5}]})
+    c = output_digest({"clips": [{**clip, "transcript": "a hat"}], "matches": [{"clip": 0}]})
+    assert a == b and a != c and output_digest(None) is None

@@ -348,3 +348,24 @@ def test_aggregate_accepts_the_rule_s_file_list(tmp_path):
     assert set(read_tables(declared)) >= {"runs", "latency", "sweeps"}
     with pytest.raises(ValueError, match="one folder"):
         as_dir([tmp_path / "a" / "x.csv", tmp_path / "b" / "y.csv"])
+
+
+def test_correctness_table_scores_and_flags_a_regime_whose_answers_differ(tmp_path):
+    from vsbench.run_correctness import CORRECTNESS_COLUMNS
+
+    paths = build_study(tmp_path, sweep=False)
+    for path in paths:
+        req = pd.read_parquet(path / "requests.parquet")
+        ok = req[(req["status"] == "ok") & ~req["warmup"]]
+        warm = "/warm/" in str(path)
+        rows = [{"request_id": rid, "output_digest": "other" if warm and i == 0 else "same",
+                 "scored": 1, "clips_recall": 1.0, "boundary_ok_fraction": 0.5,
+                 "end_err_min_s": -0.1 * (i + 1), "wer": 0.2, "last_word_present_fraction": 1.0}
+                for i, rid in enumerate(ok["request_id"])]
+        pd.DataFrame(rows, columns=CORRECTNESS_COLUMNS).to_parquet(path / "correctness.parquet")
+    c = build_tables(load_runs(paths))["correctness"].set_index("regime")
+    assert (c.loc["cold", "scored"], c.loc["cold", "ok_requests"]) == (5, 5)
+    assert c.loc["cold", "boundary_ok_fraction"] == 0.5 and c.loc["cold", "wer"] == approx(0.2)
+    assert c.loc["cold", "end_err_min_s"] == approx(-0.4)  # the worst end cut of any request
+    assert not c.loc["cold", "differs"]
+    assert bool(c.loc["warm", "differs"]) and c.loc["warm", "differing_requests"] == 1

@@ -9,6 +9,8 @@ Files (schema: docs/archive.md):
 - ``replicas.jsonl``: one line per replica: lifecycle, busy seconds in the run window, and
   alive seconds from the window's start until it really stopped or, when the run ended first,
   to the end of its keep-alive (``end_kind``, :func:`keepalive_ends`);
+- ``correctness.parquet``: one row per ok request: its answer scored against the corpus truth
+  and its output digest (:mod:`vsbench.run_correctness`);
 - ``scale_events.jsonl``, ``system.parquet`` (machine load samples), ``provenance.json``,
   ``summary.json`` (counts and the completeness check).
 """
@@ -263,8 +265,11 @@ def check_tables(requests: pd.DataFrame, invocations: pd.DataFrame,
 
 def write_archive(out: Path, requests: pd.DataFrame, invocations: pd.DataFrame,
                   replicas: pd.DataFrame, scale_events: list[dict], system: list[dict],
-                  provenance: dict[str, Any], summary: dict[str, Any]) -> Path:
+                  provenance: dict[str, Any], summary: dict[str, Any],
+                  correctness: pd.DataFrame | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
+    if correctness is not None:
+        correctness.to_parquet(out / "correctness.parquet", index=False)
     requests.to_parquet(out / "requests.parquet", index=False)
     invocations.to_parquet(out / "invocations.parquet", index=False)
     replicas.to_json(out / "replicas.jsonl", orient="records", lines=True)
@@ -286,6 +291,8 @@ def load_archive(path: Path) -> dict[str, Any]:
         "invocations": pd.read_parquet(path / "invocations.parquet"),
         "replicas": pd.read_json(reps, lines=True) if reps.stat().st_size else
         pd.DataFrame(columns=REPLICA_COLUMNS),
+        "correctness": pd.read_parquet(path / "correctness.parquet")
+        if (path / "correctness.parquet").exists() else pd.DataFrame(),
         "scale_events": read_jsonl(path / "scale_events.jsonl"),
         "system": pd.read_parquet(path / "system.parquet"),
         "provenance": json.loads((path / "provenance.json").read_text()),

@@ -44,6 +44,7 @@ import pandas as pd
 from ..study import is_sweep
 from ..workload.sender import TERMINAL as STATUSES
 from .comparisons import COMPARISON_COLUMNS, comparisons_table, ok_latencies
+from .correctness_table import CORRECTNESS_TABLE_COLUMNS, correctness_table
 from .cost import request_costs, run_cost
 from .describe import (
     PACKAGE_COLUMNS,
@@ -102,6 +103,7 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     "runs": RUNS_COLUMNS, "latency": LATENCY_COLUMNS, "cold_starts": COLD_COLUMNS,
     "cost": COST_COLUMNS, "cost_by_function": COST_BY_FUNCTION_COLUMNS,
     "start_classes": START_CLASS_COLUMNS, "sweeps": SWEEP_COLUMNS, "pareto": PARETO_COLUMNS,
+    "correctness": CORRECTNESS_TABLE_COLUMNS,
     "comparisons": COMPARISON_COLUMNS,
     "policies": POLICY_COLUMNS, "workloads": WORKLOAD_COLUMNS,
     "provenance": PROVENANCE_COLUMNS, "packages": PACKAGE_COLUMNS,
@@ -370,6 +372,7 @@ def build_tables(runs: list[Run], seed: int = 0) -> dict[str, pd.DataFrame]:
         "start_classes": starts,
         "sweeps": sweeps_table(runs, latency, cost, starts),
         "pareto": pareto_table(latency, cost),
+        "correctness": correctness_table(groups),
         "comparisons": comparisons_table(groups, measured, cost, seed),
         "policies": policies_table(runs, forder, regime_order(runs)),
         "workloads": workloads_table(runs),
