@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -58,6 +61,44 @@ def test_presets_cover_required_labels():
         preset_spec("nope")
 
 
+def test_correctness_parts_are_new_sentences_in_natural_delivery():
+    spec = {n: preset_spec(n) for n in ("tuning", "heldout")}
+    texts = {n: [sc.text for sc in s.scenes] for n, s in spec.items()}
+    older = {sc.text for n in ("sample", "short", "noise") for sc in preset_spec(n).scenes}
+    assert all(len(t) == len(set(t)) >= 6 for t in texts.values())
+    assert not set(texts["tuning"]) & set(texts["heldout"])  # the parts share no sentence
+    assert not (set(texts["tuning"]) | set(texts["heldout"])) & older
+    assert all(s.level_spread_db > 0 and s.trail_off_db > 0 for s in spec.values())
+
+
+def test_natural_delivery_softens_levels_and_endings_keeping_the_span():
+    plain = preset_spec("short")
+    natural = dataclasses.replace(plain, level_spread_db=10.0, trail_off_db=20.0,
+                                  trail_off_s=0.5)
+    text = plain.scenes[0].text
+    a, b = corpus._speech(text, plain, 0), corpus._speech(text, natural, 0)
+    assert len(a) == len(b)  # the truth's span: taken before the trail-off
+    n = round(0.5 * plain.sample_rate)
+    gain = b[: len(b) - n] / np.where(a[: len(a) - n] == 0, 1, a[: len(a) - n])
+    level = np.median(gain[a[: len(a) - n] != 0])
+    assert 10 ** (-10 / 20) <= level <= 1.0  # one level for the sentence, within the spread
+    tail = slice(len(a) - 800, None)  # last 50 ms: ~20 dB down, plus the level
+    drop_db = 20 * np.log10(np.abs(a[tail]).max() / np.abs(b[tail]).max())
+    assert 18.0 <= drop_db + 20 * np.log10(level) <= 20.5
+    assert np.array_equal(b, corpus._speech(text, natural, 0))  # seeded: repeatable
+    levels = {round(float(np.abs(corpus._speech(text, natural, i)).max()), 6) for i in range(4)}
+    assert len(levels) > 1  # each scene its own level
+
+
+def test_spec_hash_ignores_natural_delivery_at_defaults():
+    spec = preset_spec("short")
+    old_style = {k: v for k, v in dataclasses.asdict(spec).items()
+                 if k not in ("level_spread_db", "trail_off_db", "trail_off_s")}
+    blob = json.dumps([corpus.GENERATOR_VERSION, old_style], sort_keys=True)
+    assert spec.spec_hash() == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert dataclasses.replace(spec, trail_off_db=20.0).spec_hash() != spec.spec_hash()
+
+
 def test_letterbox_keeps_aspect_with_black_bars():
     w, h = 640, 480
     frame = np.frombuffer(corpus._scene_frame("chelsea", None, w, h), np.uint8).reshape(h, w, 3)
@@ -84,7 +125,7 @@ def test_video_matches_truth(built, name):
         assert 20.0 <= truth["duration_s"] <= 30.0
 
 
-@pytest.mark.parametrize("name", ["sample", "short", "noise"])
+@pytest.mark.parametrize("name", ["sample", "short", "noise", "tuning", "heldout"])
 def test_truth_segments_inside_scenes_and_ordered(built, name):
     truth = load_truth(built[name])
     scenes = truth["scenes"]

@@ -6,6 +6,13 @@ sentence (espeak-ng via `vsbench.tts`) placed inside the scene's time span:
 
     |<- pre_speech_s ->|<- speech ->|<- post_speech_s (+ frame rounding) ->|
 
+Natural delivery (optional, off by default): espeak speaks every sentence at one level and
+stops abruptly, unlike a person. ``level_spread_db`` lowers each sentence's level by a seeded
+draw in [0, spread] dB (speakers get louder and softer between sentences);
+``trail_off_db``/``trail_off_s`` let the voice fade over the sentence's last seconds (to
+-trail_off_db at its last sample), as voices trail off at the end of a sentence. The truth's
+speech span is taken before the trail-off: the last word is still said, only softer.
+
 Scene boundaries fall on frame boundaries, so truth times are exact. Next to
 `<name>.mp4` (H.264 + AAC, faststart) we write `<name>.truth.json`
 (schema in `TRUTH_SCHEMA` / `_truth()`). Same spec -> same bytes on a given
@@ -72,6 +79,9 @@ class VideoSpec:
     min_scene_s: float = 3.0
     noise_dbfs: float | None = -55.0  # RMS of white-noise floor (see corpus.yaml); None = none
     seed: int = 0
+    level_spread_db: float = 0.0   # natural delivery (module docstring); 0 = off
+    trail_off_db: float = 0.0
+    trail_off_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.width % 2 or self.height % 2:
@@ -81,8 +91,15 @@ class VideoSpec:
 
     def spec_hash(self) -> str:
         """Stable hash of the spec + generator version (used to reuse outputs)."""
-        blob = json.dumps([GENERATOR_VERSION, asdict(self)], sort_keys=True)
+        spec = asdict(self)
+        for key in _NATURAL_DEFAULTS:  # left out at their defaults: older hashes still hold
+            if spec[key] == _NATURAL_DEFAULTS[key]:
+                del spec[key]
+        blob = json.dumps([GENERATOR_VERSION, spec], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_NATURAL_DEFAULTS = {"level_spread_db": 0.0, "trail_off_db": 0.0, "trail_off_s": 0.5}
 
 
 # ---------------------------------------------------------------- config
@@ -138,8 +155,9 @@ def _scene_frame(loader: str, index: int | None, width: int, height: int) -> byt
 
 # ---------------------------------------------------------------- audio
 
-def _speech(text: str, spec: VideoSpec) -> np.ndarray:
-    """Synthesized sentence at spec.sample_rate, trimmed to true speech, peak-normalised."""
+def _speech(text: str, spec: VideoSpec, index: int = 0) -> np.ndarray:
+    """Synthesized sentence at spec.sample_rate, trimmed to true speech, peak-normalised,
+    then given scene ``index``'s natural-delivery level and trail-off (if the spec asks)."""
     from scipy.signal import resample_poly
 
     from vsbench.tts import synthesize
@@ -154,7 +172,14 @@ def _speech(text: str, spec: VideoSpec) -> np.ndarray:
     if loud.size == 0:
         raise RuntimeError(f"TTS produced silence for {text!r}")
     y = y[loud[0]: loud[-1] + 1]
-    return y * (_SPEECH_PEAK / np.abs(y).max())
+    y = y * (_SPEECH_PEAK / np.abs(y).max())
+    if spec.trail_off_db:
+        n = min(len(y), round(spec.trail_off_s * spec.sample_rate))
+        y[len(y) - n:] *= 10 ** (-np.linspace(0.0, spec.trail_off_db, n) / 20)
+    if spec.level_spread_db:
+        rng = np.random.default_rng([spec.seed, index])  # per scene: order-independent
+        y = y * 10 ** (-rng.uniform(0.0, spec.level_spread_db) / 20)
+    return y
 
 
 def _write_wav(path: Path, y: np.ndarray, sample_rate: int) -> None:
@@ -176,7 +201,7 @@ def _layout(spec: VideoSpec) -> tuple[list[dict], np.ndarray | None, int]:
         speech = None
         seconds = spec.min_scene_s
         if spec.audio and sc.text:
-            y = _speech(sc.text, spec)
+            y = _speech(sc.text, spec, i)
             seconds = spec.pre_speech_s + len(y) / sr + spec.post_speech_s
         n = int(np.ceil(round(seconds * fps, 6)))  # whole frames: exact scene times
         start_s = frame / fps
@@ -212,7 +237,9 @@ def _truth(spec: VideoSpec, scenes: list[dict], n_frames: int, video_name: str) 
     audio = None
     if spec.audio:
         audio = {"sample_rate": spec.sample_rate, "codec": "aac", "voice": spec.voice,
-                 "rate_wpm": spec.rate_wpm, "noise_dbfs": spec.noise_dbfs}
+                 "rate_wpm": spec.rate_wpm, "noise_dbfs": spec.noise_dbfs,
+                 "level_spread_db": spec.level_spread_db, "trail_off_db": spec.trail_off_db,
+                 "trail_off_s": spec.trail_off_s}
     return {
         "schema": TRUTH_SCHEMA,
         "name": spec.name,
