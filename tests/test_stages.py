@@ -167,3 +167,68 @@ def test_object_detector_refuses_escaping_archive(run_stage, store, tmp_path):
     with pytest.raises(BadInput, match="escapes"):
         run_stage("object-detector", {"frames": uri,
                                       "index": [{"file": "x.jpg", "time_s": 0.0}]})
+
+
+# ---------------------------------------------------------------- segment edges (no media)
+
+def _tone_with_soft_tail(tail_db: float = -35.0, sr: int = 16000):
+    """1 s tone at 1.0-2.0 s, then 0.3 s of it `tail_db` softer (2.0-2.3 s), over a
+    -55 dBFS noise floor: a sentence whose last sounds are soft."""
+    import numpy as np
+
+    t = np.arange(3 * sr) / sr
+    tone = 0.5 * np.sin(2 * np.pi * 220 * t)
+    y = np.random.default_rng(0).standard_normal(t.size) * 10 ** (-55 / 20)
+    y += np.where((t >= 1.0) & (t < 2.0), tone, 0.0)
+    y += np.where((t >= 2.0) & (t < 2.3), tone * 10 ** (tail_db / 20), 0.0)
+    return y.astype(np.float32), sr
+
+
+def test_energy_edges_keep_a_soft_ending_that_split_edges_cut():
+    from functions.librosa_segments.handler import GROW_DEFAULTS, speech_segments
+
+    y, sr = _tone_with_soft_tail()
+    (old_start, old_end), = speech_segments(y, sr, edges="split")
+    (start, end), = speech_segments(y, sr)  # energy edges: the default
+    assert old_end < 2.3 - 0.1  # the former edges cut the soft ending (issue 11)
+    assert 2.3 <= end <= 2.3 + GROW_DEFAULTS["hangover_s"] + 0.03
+    assert 1.0 - GROW_DEFAULTS["preroll_s"] - 0.03 <= start <= 1.0
+
+
+def test_energy_edges_stay_tight_on_an_abrupt_ending():
+    from functions.librosa_segments.handler import GROW_DEFAULTS, speech_segments
+
+    y, sr = _tone_with_soft_tail(tail_db=-120.0)  # nothing after 2.0 s but the noise
+    (_, end), = speech_segments(y, sr)
+    assert 2.0 <= end <= 2.0 + GROW_DEFAULTS["hangover_s"] + 0.03
+
+
+def test_grown_segments_never_cross_the_gap_middle():
+    import numpy as np
+
+    from functions.librosa_segments.handler import speech_segments
+
+    sr = 16000
+    t = np.arange(4 * sr) / sr
+    y = 0.5 * np.sin(2 * np.pi * 220 * t) * (((t > 0.5) & (t < 1.5)) | ((t > 2.1) & (t < 3.0)))
+    segs = speech_segments(y.astype(np.float32), sr, min_gap_s=0.3, hangover_s=0.5,
+                           preroll_s=0.5)
+    assert len(segs) == 2 and segs[0][1] <= segs[1][0]  # they may touch, never overlap
+    assert 1.5 < segs[0][1] < 2.1
+
+
+def test_segments_of_silence_and_bad_edges():
+    import numpy as np
+
+    from functions.librosa_segments.handler import speech_segments
+
+    assert speech_segments(np.zeros(16000, np.float32), 16000) == []
+    with pytest.raises(ValueError, match="edges"):
+        speech_segments(np.ones(16000, np.float32), 16000, edges="bogus")
+
+
+def test_librosa_refuses_unknown_edges(run_stage, split):
+    from functions.runtime.errors import BadEnvelope
+
+    with pytest.raises(BadEnvelope, match="edges"):
+        run_stage("librosa", {"audio": split["audio"]}, {"edges": "bogus"})
