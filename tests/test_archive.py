@@ -150,6 +150,11 @@ def test_experiment_writes_a_complete_archive(tmp_path):
     assert len(a["system"]) >= 1
     cost = run_cost(req, inv, reps)
     assert cost.ok_requests == 2 and cost.active_gb_s > 0 and cost.idle_gb_s > 0
+    # both answers scored against the video's truth while the store was up: the same answer
+    scores = a["correctness"]
+    assert sorted(scores["request_id"]) == sorted(measured["request_id"])
+    assert (scores["scored"] == 1).all() and scores["output_digest"].nunique() == 1
+    assert (scores["clips_recall"] > 0).all() and scores["wer"].notna().all()
     json.dumps(cost.to_dict())
 
 

@@ -170,6 +170,7 @@ class Experiment:
         self.state: dict[str, Any] = {}  # the platform's, once it is up
         self.records: list[RequestRecord] = []
         self.samples: list[dict] = []
+        self.correctness: pd.DataFrame | None = None  # scored while the store is up
         self.started = self.ended = time.time()
         self.window = (self.started, self.started)
         self.phases: dict[str, float] = {}
@@ -260,6 +261,16 @@ class Experiment:
         self.window = (run_start, time.time())
         self.samples = sampler.stop()
         self.records += measured
+        self._score(store, measured)
+
+    def _score(self, store, measured: list[RequestRecord]) -> None:
+        """Score every ok request's answer while the object store is still up."""
+        from .corpus import load_truth
+        from .run_correctness import score_run
+
+        self.correctness = score_run(measured, store, load_truth(self.video),
+                                     self.settings["query"])
+        self._phase("score")
 
     def process(self) -> Path:
         """The run's tables from its records and the platform's events and telemetry, its
@@ -296,7 +307,8 @@ class Experiment:
                    "scheduled": len(schedule), "invocations": len(invocations),
                    "replicas": len(replicas)}
         write_archive(self.out, requests, invocations, replicas,
-                      read_jsonl(events / "scale_events.jsonl"), self.samples, prov, summary)
+                      read_jsonl(events / "scale_events.jsonl"), self.samples, prov, summary,
+                      self.correctness)
         logs = self.out / "logs"
         logs.mkdir(exist_ok=True)
         platform = self.work / "platform"
