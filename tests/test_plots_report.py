@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_tables import build_study  # tests/ is on sys.path (pytest rootdir-relative import)
 
-from vsbench.analysis.plots import FIGURES, NO_SWEEP, make_figures
+from vsbench.analysis.plots import FIGURES, make_figures
 from vsbench.analysis.report import TEMPLATE, fmt, fmt_pct, render_pdf, render_report
 from vsbench.analysis.tables import aggregate
 
@@ -20,8 +20,7 @@ def outputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     aggregate([p / "summary.json" for p in build_study(root)], root / "tables")
     figures = make_figures(root / "tables", root / "figures")
-    html = render_report(root / "tables", root / "figures", root / "report.html",
-                         archive_root=root)
+    html = render_report(root / "tables", root / "figures", root / "report.html")
     return root, figures, html.read_text()
 
 
@@ -39,21 +38,22 @@ def test_figures_are_valid_deterministic_svg(outputs, tmp_path):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
-def test_keepalive_figure_without_sweep(tmp_path):
+def test_sweeps_figure_without_sweep(tmp_path):
     aggregate(build_study(tmp_path / "results", sweep=False), tmp_path / "tables")
     figs = make_figures(tmp_path / "tables", tmp_path / "figures")
-    assert NO_SWEEP in (tmp_path / "figures" / "keepalive.svg").read_text()
+    assert "no sweep in this study" in (tmp_path / "figures" / "sweeps.svg").read_text()
     assert len(figs) == len(FIGURES)
     html = render_report(tmp_path / "tables", tmp_path / "figures", tmp_path / "r.html")
     text = html.read_text()
-    assert "No keep-alive sweep in this study" in text
-    assert "No keep-alive sweep ran in this study" in text      # the guideline says so too
+    assert "No one-factor sweep in this study" in text
+    assert "No one-factor sweep ran in this study" in text      # the guideline says so too
 
 
 def test_report_sections_and_numbers_from_tables(outputs):
     root, _, html = outputs
-    for heading in ("Method", "RQ1", "RQ2", "RQ3", "Guidelines", "Threats to validity",
-                    "Provenance"):
+    for heading in ("Method", "RQ1", "RQ2", "RQ3", "One factor at a time",
+                    "Latency versus cost", "Cold starts by class", "Correctness",
+                    "Guidelines", "Threats to validity", "Provenance"):
         assert re.search(rf"<h[23][^>]*>{heading}", html), heading
     assert html.count("<svg") == len(FIGURES)                   # figures inlined
     lat = pd.read_parquet(root / "tables" / "latency.parquet")
@@ -63,13 +63,18 @@ def test_report_sections_and_numbers_from_tables(outputs):
         in html
     cost = pd.read_parquet(root / "tables" / "cost.parquet")
     assert fmt_pct(cost[cost["regime"] == "cold"]["idle_share"].iloc[0]) in html
-    # guideline 1, computed from comparisons: warm (min 1) vs cold (min 0) medians 650 vs 3000
-    assert f"cut p50 latency by {fmt((1 - 650 / 3000) * 100)}%" in html
-    assert "better on both counts" in html                       # warm was also cheaper here
-    # guideline 3, from the keep-alive sweep: 2 s → 10 s
-    assert "from 2 s to 10 s" in html and "100.0% to 25.0%" in html
+    # guideline 1, from the comparison's run-level verdicts: warm (min 1) vs cold (min 0)
+    cmp = pd.read_parquet(root / "tables" / "comparisons.parquet").iloc[0]
+    assert "keeping 1 replica(s) per function warm (warm) instead of scaling to zero (cold)" \
+        in html and "p50 3,000 → 650 ms" in html
+    verdicts = {cmp["latency_verdict"], cmp["cost_verdict"]}
+    if verdicts == {"no detectable difference"}:
+        assert "made no difference the intervals can detect" in html
+    # guideline 2, the frontier; guideline 3, the sweep (2 s → 30 s), said only if decided
+    assert "the p99-latency/cost frontier is" in html
+    assert "idle timeout 2 s → 30 s changed" in html
     assert "abc123" in html and "Test CPU" in html               # provenance and machine
-    assert "ka-2s" in html and "detect" in html
+    assert "sweep-idle-2s" in html and "detect" in html
 
 
 def test_template_has_no_literal_numbers():

@@ -105,7 +105,7 @@ def test_cluster_percentiles_match_numpy_and_handle_edges():
     vals = [np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0]), np.array([])]
     out = cluster_percentile_ci(vals, [50, 99], n_boot=200)
     assert [o[0] for o in out] == [np.percentile([1, 2, 3, 4, 10], q) for q in (50, 99)]
-    for est, lo, hi in out:
+    for _est, lo, hi in out:
         assert 1.0 <= lo <= hi <= 10.0
     with pytest.raises(ValueError):
         cluster_percentile_ci(vals, 101)

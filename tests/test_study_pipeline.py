@@ -39,7 +39,7 @@ def test_every_run_is_archived_completely(study):
     runs = sorted((study / "results" / "quick" / "raw").glob("*/*/*/rep*/summary.json"))
     names = {"/".join(p.parts[-5:-1]) for p in runs}
     assert names == {"embedded/cold/twice/rep1", "embedded/warm/twice/rep1",
-                     "embedded/ka-2s/twice/rep1", "embedded/ka-30s/twice/rep1"}
+                     "embedded/sweep-idle-2s/twice/rep1", "embedded/sweep-idle-30s/twice/rep1"}
     for path in runs:
         summary = json.loads(path.read_text())
         assert summary["check"]["ok"], summary
@@ -50,18 +50,22 @@ def test_every_run_is_archived_completely(study):
 
 def test_tables_figures_report_and_notebook_exist(study):
     out = study / "results" / "quick"
-    for table in ["runs", "latency", "cold_starts", "cost", "keepalive", "comparisons"]:
+    for table in ["runs", "latency", "cold_starts", "cost", "sweeps", "pareto", "start_classes",
+                  "correctness", "comparisons"]:
         df = pd.read_parquet(out / "tables" / f"{table}.parquet")
         assert (out / "tables" / f"{table}.csv").exists()
         if table != "comparisons":
             assert len(df) > 0, table
-    keepalive = pd.read_parquet(out / "tables" / "keepalive.parquet")
-    assert sorted(keepalive["idle_timeout_s"]) == [2.0, 30.0]
-    for fig in ["latency", "cold_starts", "cost", "keepalive", "load"]:
+    sweeps = pd.read_parquet(out / "tables" / "sweeps.parquet")
+    assert sorted(sweeps["value"]) == [2.0, 10.0, 30.0]  # the two points and cold's own 10 s
+    correctness = pd.read_parquet(out / "tables" / "correctness.parquet")
+    assert (correctness["scored"] == correctness["ok_requests"]).all()
+    assert not correctness["differs"].any()  # the same answer under every regime
+    for fig in ["latency", "cold_starts", "cost", "sweeps", "pareto", "load"]:
         assert (out / "figures" / f"{fig}.svg").read_text().lstrip().startswith(("<?xml",
                                                                                  "<svg"))
     html = (out / "report.html").read_text()
-    assert "RQ1" in html and "RQ2" in html and "RQ3" in html
+    assert "RQ1" in html and "RQ2" in html and "RQ3" in html and "Correctness" in html
     assert (out / "notebooks" / "explore.ipynb").exists()
     assert len(pd.read_csv(out / "notebooks" / "summary.csv")) > 0
 

@@ -4,9 +4,10 @@
 :func:`vsbench.analysis.tables.write_tables` and the figures of
 :func:`vsbench.analysis.plots.make_figures`, and reads nothing else (no run archive). The
 template holds no measured number: every number is computed from the tables by a *section*
-and formatted by :mod:`.report_format`. Sentences that draw a conclusion (the guidelines) are
-chosen by the sign of the measured difference, never written in advance. A missing table,
-figure or row makes its section say what is missing instead of failing.
+and formatted by :mod:`.report_format`. Sentences that draw a conclusion (the guidelines)
+speak only where the run-level intervals separate, never by the sign of a point estimate
+alone. A missing table, figure or row makes its section say what is missing instead of
+failing.
 
 The report is a list of sections, :data:`SECTIONS`: each is a function of the tables
 (:class:`~.report_data.ReportData`) returning the template variables it fills. To add one,
@@ -17,7 +18,8 @@ to ``SECTIONS`` and add its block to the template. Modules:
 * :mod:`.report_format`: numbers → text;
 * :mod:`.report_rows`: the rows of the report's HTML tables;
 * :mod:`.report_text`: prose on cold starts, idle cost, start-up, threats to validity;
-* :mod:`.report_guidelines`: the guidelines;
+* :mod:`.report_rq`: the rows of the sweeps, start-class, Pareto and correctness tables;
+* :mod:`.report_guidelines`: the guidelines, decided by intervals;
 * :mod:`.report_pdf`: HTML → PDF (:func:`render_pdf`).
 """
 
@@ -31,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from . import report_rows as rows
+from . import report_rq as rq
 from .report_data import CAPTIONS, ReportData, caption, load_figures, load_tables
 from .report_format import fmt, fmt_ci, fmt_pct, fmt_ratio, fmt_timeout
 from .report_guidelines import guidelines
@@ -81,9 +84,25 @@ def rq2_latency_and_cold_starts(d: ReportData) -> dict[str, Any]:
             "comparison_rows": rows.comparison_rows(d["comparisons"], multi),
             "cold_cols": cold_cols, "cold_rows": cold_rows,
             "cold_sentences": cold_sentences(d["latency"], d["cold_starts"], multi),
-            "keepalive_rows": rows.keepalive_rows(d["keepalive"], multi),
             "startup_rows": rows.startup_rows(d["startup"]),
             "startup_summary": startup_summary(d["startup"])}
+
+
+def rq2_sweeps_and_start_classes(d: ReportData) -> dict[str, Any]:
+    multi = d.multi_platform
+    return {"sweep_rows": rq.sweep_rows(d["sweeps"], multi),
+            "start_class_rows": rq.start_class_rows(d["start_classes"], multi)}
+
+
+def rq3_pareto(d: ReportData) -> dict[str, Any]:
+    return {"pareto_rows": rq.pareto_rows(d["pareto"], d.multi_platform)}
+
+
+def correctness(d: ReportData) -> dict[str, Any]:
+    from ..correctness import BOUNDARY_TOL_S
+
+    return {"correctness_rows": rq.correctness_rows(d["correctness"], d.multi_platform),
+            "boundary_tol": fmt(BOUNDARY_TOL_S)}
 
 
 def rq3_cost(d: ReportData) -> dict[str, Any]:
@@ -102,7 +121,8 @@ def provenance(d: ReportData) -> dict[str, Any]:
 
 
 SECTIONS: list[Section] = [overview, method, rq1_decomposition, rq2_latency_and_cold_starts,
-                           rq3_cost, threats_to_validity, provenance]
+                           rq2_sweeps_and_start_classes, rq3_cost, rq3_pareto, correctness,
+                           threats_to_validity, provenance]
 
 
 # --- rendering ---------------------------------------------------------------------------------

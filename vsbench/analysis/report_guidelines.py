@@ -1,8 +1,10 @@
-"""The report's guidelines: conclusions chosen by the sign of measured differences.
+"""The report's guidelines: conclusions the intervals decide, each naming its evidence.
 
-Each guideline is a sentence built from the comparisons, latency, cost, keep-alive and
-policies tables; its wording (cut / raised, better on both counts / a trade-off) follows the
-data, and when the study lacks what a guideline needs, the sentence says what is missing.
+A guideline speaks only where the 95 % run-level intervals separate (a ratio's interval that
+excludes 1, cost intervals that do not overlap, Wilson intervals of cold fractions that do
+not overlap, a Pareto domination decided on both axes). Where they do not, it says that the
+data does not decide, and with how many runs, rather than reading the sign of a point
+estimate. When the study lacks what a guideline needs, the sentence says what is missing.
 """
 
 from __future__ import annotations
@@ -13,20 +15,11 @@ from typing import Any
 import pandas as pd
 
 from .report_data import ReportData
-from .report_format import (
-    NA,
-    fmt,
-    fmt_ci,
-    fmt_int,
-    fmt_pct,
-    fmt_ratio,
-    fmt_timeout,
-    is_missing,
-    label,
-)
-from .tables import is_sweep
+from .report_format import NA, fmt, fmt_ci, fmt_int, fmt_pct, fmt_ratio, is_missing
+from .report_rq import FACTOR_NAMES, fmt_value
+from .stats import NO_DIFFERENCE, overlap
 
-__all__ = ["guidelines", "oriented", "change", "main_min"]
+__all__ = ["guidelines", "main_min", "oriented"]
 
 
 def main_min(policies: pd.DataFrame) -> dict[tuple[str, str], float]:
@@ -37,6 +30,9 @@ def main_min(policies: pd.DataFrame) -> dict[tuple[str, str], float]:
         row = row if len(row) else d.head(1)
         out[(pl, reg)] = float(row["min_replicas"].iloc[0])
     return out
+
+
+FLIP = {"slower": "faster", "faster": "slower", "higher": "lower", "lower": "higher"}
 
 
 def oriented(comparisons: pd.DataFrame, platform: str, workload: str, a: str,
@@ -52,37 +48,21 @@ def oriented(comparisons: pd.DataFrame, platform: str, workload: str, a: str,
         return None
     r = row.iloc[0].to_dict()
     inv = lambda x: 1 / x if not is_missing(x) and float(x) != 0 else math.nan  # noqa: E731
-    return {**r, "regime_a": a, "regime_b": b, "n_a": r["n_b"], "n_b": r["n_a"],
+    return {**r, "regime_a": a, "regime_b": b, "reps_a": r["reps_b"], "reps_b": r["reps_a"],
+            "n_a": r["n_b"], "n_b": r["n_a"],
             "median_a_ms": r["median_b_ms"], "median_b_ms": r["median_a_ms"],
             "median_ratio": inv(r["median_ratio"]),
             "median_ratio_low": inv(r["median_ratio_high"]),
             "median_ratio_high": inv(r["median_ratio_low"]),
+            "latency_verdict": FLIP.get(r["latency_verdict"], r["latency_verdict"]),
+            "cost_verdict": FLIP.get(r["cost_verdict"], r["cost_verdict"]),
             "cliffs_delta": -r["cliffs_delta"] if not is_missing(r["cliffs_delta"]) else math.nan,
             "p99_a_ms": r["p99_b_ms"], "p99_b_ms": r["p99_a_ms"],
             "total_gb_s_per_ok_a": r["total_gb_s_per_ok_b"],
             "total_gb_s_per_ok_b": r["total_gb_s_per_ok_a"], "cost_ratio": inv(r["cost_ratio"])}
 
 
-def change(ratio: float) -> tuple[str, str]:
-    """(verb, percentage) for a ratio new/old: cut / raised / left unchanged."""
-    if is_missing(ratio):
-        return "changed", NA
-    pct = fmt(abs(1 - float(ratio)) * 100)
-    if float(ratio) < 1:
-        return "cut", f"{pct}%"
-    if float(ratio) > 1:
-        return "raised", f"{pct}%"
-    return "left unchanged", "0%"
-
-
-
-def guidelines(t: ReportData, stages: list[list[str]],
-                multi: bool) -> list[str]:
-    lat, cost, cmp, ka, pol = (t["latency"], t["cost"], t["comparisons"], t["keepalive"],
-                               t["policies"])
-    out = []
-
-    # 1. Warm capacity (min_replicas >= 1) versus scale to zero.
+def _warm_capacity(cmp: pd.DataFrame, pol: pd.DataFrame) -> str:
     mins = main_min(pol) if len(pol) else {}
     found = []
     for (pl, w), d in cmp.groupby(["platform", "workload"], sort=False):
@@ -95,106 +75,116 @@ def guidelines(t: ReportData, stages: list[list[str]],
         row = oriented(cmp, pl, w, a, zero[0])
         if row is None:
             continue
-        verb, pct = change(row["median_ratio"])
-        n_warm = fmt_int(mins[(pl, a)])
-        cr = row["cost_ratio"]
-        if not is_missing(row["median_ratio"]) and row["median_ratio"] < 1 and not is_missing(cr):
-            lead = ("Warm capacity bought latency with GB-s" if cr > 1 else
-                    "Warm capacity was better on both counts")
-        elif not is_missing(row["median_ratio"]) and row["median_ratio"] >= 1:
-            lead = "Warm capacity did not pay off in latency"
+        ratio = fmt_ci(row["median_ratio"], row["median_ratio_low"], row["median_ratio_high"],
+                       fmt_ratio)
+        evidence = (f"p50 {fmt(row['median_b_ms'])} → {fmt(row['median_a_ms'])} ms, ratio "
+                    f"{ratio}; GB-s per ok request {fmt(row['total_gb_s_per_ok_b'])} → "
+                    f"{fmt(row['total_gb_s_per_ok_a'])}; runs: {fmt_int(row['reps_a'])} of "
+                    f"{a}, {fmt_int(row['reps_b'])} of {zero[0]}")
+        lat, cost = row["latency_verdict"], row["cost_verdict"]
+        what = f"keeping {fmt_int(mins[(pl, a)])} replica(s) per function warm ({a}) " \
+               f"instead of scaling to zero ({zero[0]})"
+        if lat == NO_DIFFERENCE and cost == NO_DIFFERENCE:
+            found.append(f"On {w}, {what} made no difference the intervals can detect, in "
+                         f"latency or in cost ({evidence}).")
+        elif lat == "faster" and cost == "higher":
+            found.append(f"On {w}, {what} bought latency with GB-s: faster and dearer, both "
+                         f"decided ({evidence}); choose it when the latency is worth the bill.")
+        elif lat == "faster" and cost != "higher":
+            extra = "and cheaper" if cost == "lower" else "at no detectable extra cost"
+            found.append(f"On {w}, {what} was faster {extra} ({evidence}): keep replicas warm "
+                         "for this load.")
+        elif lat == NO_DIFFERENCE:
+            found.append(f"On {w}, {what} gave no detectable latency gain and was {cost} in "
+                         f"cost ({evidence}).")
         else:
-            lead = "Warm capacity versus scale-to-zero"
-        found.append(
-            f"{lead} on {w}: keeping {n_warm} replica(s) per function warm ({a}) instead of "
-            f"scaling to zero ({zero[0]}) {verb} p50 latency by {pct} "
-            f"({fmt(row['median_b_ms'])} → {fmt(row['median_a_ms'])} ms; ratio "
-            f"{fmt_ci(row['median_ratio'], row['median_ratio_low'], row['median_ratio_high'], fmt_ratio)}"  # noqa: E501
-            f", Cliff's δ {fmt(row['cliffs_delta'])}, {row['magnitude']}) at "
-            f"{fmt_ratio(cr)} the GB-s per ok request.")
-    out.append(" ".join(found) if found else
-               "Warm capacity versus scale-to-zero is not measured here: no workload ran under "
-               "both a regime with min_replicas ≥ 1 and one that scales to zero.")
+            found.append(f"On {w}, {what} was {lat} and {cost} in cost ({evidence}).")
+    return (" ".join(found) if found else
+            "Warm capacity versus scale-to-zero is not measured here: no workload ran under "
+            "both a regime with min_replicas ≥ 1 and one that scales to zero.")
 
-    # 2. Per workload: fastest (p99) versus cheapest (GB-s per ok request).
-    sentences = []
-    if len(lat) and len(cost):
-        m = lat.merge(cost, on=["platform", "regime", "workload"], how="inner")
-        m = m[~m["regime"].map(is_sweep)]
-        for (_pl, w), d in m.groupby(["platform", "workload"], sort=False):
-            d = d[pd.to_numeric(d["p99_ms"], errors="coerce").notna()
-                  & pd.to_numeric(d["total_gb_s_per_ok"], errors="coerce").notna()]
-            if len(d) < 2:
-                continue
-            fast = d.loc[pd.to_numeric(d["p99_ms"]).idxmin()]
-            cheap = d.loc[pd.to_numeric(d["total_gb_s_per_ok"]).idxmin()]
-            if fast.name == cheap.name:
-                sentences.append(
-                    f"On {w}, {label(fast, multi)} had both the lowest p99 latency "
-                    f"({fmt(fast['p99_ms'])} ms) and the lowest GB-s per ok request "
-                    f"({fmt(fast['total_gb_s_per_ok'])}): no trade-off on this workload.")
-            else:
-                sentences.append(
-                    f"On {w}, the lowest p99 latency was under {label(fast, multi)} "
-                    f"({fmt(fast['p99_ms'])} ms at {fmt(fast['total_gb_s_per_ok'])} GB-s per "
-                    f"ok request) and the lowest cost under {label(cheap, multi)} "
-                    f"({fmt(cheap['total_gb_s_per_ok'])} GB-s, p99 {fmt(cheap['p99_ms'])} ms): "
-                    f"the faster regime costs "
-                    f"{fmt_ratio(fast['total_gb_s_per_ok'] / cheap['total_gb_s_per_ok'])} as "
-                    f"much per ok request for a p99 "
-                    f"{fmt(100 * (1 - fast['p99_ms'] / cheap['p99_ms']))}% lower.")
-    out.append(" ".join(sentences) if sentences else
-               "The latency/cost trade-off between regimes is not measured here: no workload "
-               "ran under two or more regimes with ok requests.")
 
-    # 3. Keep-alive sweep.
-    sentences = []
-    if len(ka):
-        k = ka[pd.to_numeric(ka["idle_timeout_s"], errors="coerce").map(
-            lambda v: not is_missing(v) and math.isfinite(v))]
-        for (_pl, w), d in k.groupby(["platform", "workload"], sort=False):
-            d = d.sort_values("idle_timeout_s")
-            if len(d) < 2:
-                continue
-            a, b = d.iloc[0], d.iloc[-1]
-            fewer = b["cold_request_fraction"] < a["cold_request_fraction"]
-            dearer = b["idle_gb_s_per_ok"] > a["idle_gb_s_per_ok"]
-            s = (f"On {w}, lengthening the keep-alive from {fmt_timeout(a['idle_timeout_s'])} "
-                 f"to {fmt_timeout(b['idle_timeout_s'])} took the cold-request fraction from "
-                 f"{fmt_pct(a['cold_request_fraction'])} to "
-                 f"{fmt_pct(b['cold_request_fraction'])} and the idle GB-s per ok request from "
-                 f"{fmt(a['idle_gb_s_per_ok'])} to {fmt(b['idle_gb_s_per_ok'])}")
-            if fewer and dearer:
-                s += ("; keep-alive trades idle GB-s for fewer cold starts, so pick the "
-                      "shortest timeout that spans the workload's usual idle gaps.")
-            elif fewer:
-                s += "; the longer keep-alive was better on both counts for this workload."
-            elif dearer:
-                s += ("; the longer keep-alive paid more idle GB-s without fewer cold "
-                      "requests, so the shorter one suffices for this workload.")
-            else:
-                s += "; neither cold starts nor idle cost fell, so the timeout hardly mattered."
-            sentences.append(s)
-    if sentences:
-        out.append(" ".join(sentences))
-    elif len(ka):
-        out.append("The keep-alive sweep has fewer than two finite idle timeouts per workload, "
-                   "so no trend can be read from it.")
-    else:
-        out.append("No keep-alive sweep ran in this study (no regime named ka-…): the "
-                   "cold-start versus idle-cost curve is not measured.")
+def _frontier(p: pd.DataFrame) -> str:
+    if p.empty:
+        return "No latency/cost point was measured, so there is no frontier."
+    out = []
+    for (_pl, w), d in p.groupby(["platform", "workload"], sort=False):
+        front = list(d.loc[d["frontier_p99"].astype(bool), "regime"])
+        decided = [(r["regime"], r["decided_by_p99"]) for _, r in d.iterrows()
+                   if r["decided_by_p99"]]
+        s = (f"On {w}, the p99-latency/cost frontier is {', '.join(front)} "
+             f"({len(d)} points)")
+        if decided:
+            s += ("; the intervals decide that " + "; ".join(
+                f"{name} is beaten on both by {by}" for name, by in decided)
+                  + ", so avoid " + ", ".join(n for n, _ in decided) + " for this load.")
+        else:
+            s += ("; no point is beaten on both axes with separated intervals, so the data "
+                  "does not rule out any regime for this load.")
+        out.append(s)
+    return " ".join(out)
 
-    # 4. The stage that is slowest to start.
+
+def _sweep(sw: pd.DataFrame) -> str:
+    if sw.empty:
+        return "No one-factor sweep ran in this study: min replicas, max replicas and the " \
+               "keep-alive are not varied on their own."
+    out = []
+    for (_pl, w, factor), d in sw.groupby(["platform", "workload", "factor"], sort=False):
+        d = d.sort_values("value")
+        if len(d) < 2:
+            continue
+        lo, hi = d.iloc[0], d.iloc[-1]
+        name = FACTOR_NAMES.get(factor, factor)
+        span = f"{name} {fmt_value(factor, lo['value'])} → {fmt_value(factor, hi['value'])}"
+        found = []
+        if not overlap((lo["cold_request_fraction_low"], lo["cold_request_fraction_high"]),
+                       (hi["cold_request_fraction_low"], hi["cold_request_fraction_high"])):
+            found.append(f"cold requests {fmt_pct(lo['cold_request_fraction'])} → "
+                         f"{fmt_pct(hi['cold_request_fraction'])}")
+        for m in ("p50", "p99"):
+            if not overlap((lo[f"{m}_low_ms"], lo[f"{m}_high_ms"]),
+                           (hi[f"{m}_low_ms"], hi[f"{m}_high_ms"])):
+                found.append(f"{m} {fmt(lo[f'{m}_ms'])} → {fmt(hi[f'{m}_ms'])} ms")
+        if not overlap((lo["total_gb_s_per_ok_low"], lo["total_gb_s_per_ok_high"]),
+                       (hi["total_gb_s_per_ok_low"], hi["total_gb_s_per_ok_high"])):
+            found.append(f"GB-s per ok request {fmt(lo['total_gb_s_per_ok'])} → "
+                         f"{fmt(hi['total_gb_s_per_ok'])}")
+        runs = f"{fmt_int(d['reps'].min())}–{fmt_int(d['reps'].max())} runs per point"
+        if found:
+            out.append(f"On {w}, {span} changed, beyond the intervals: {'; '.join(found)} "
+                       f"({runs}).")
+        else:
+            out.append(f"On {w}, {span} changed nothing the intervals can detect ({runs}).")
+    return " ".join(out) if out else "Every sweep has a single point: no trend can be read."
+
+
+def _prewarm(stages: list[list[str]], sw: pd.DataFrame) -> str:
     st = [r for r in stages if r[11] != NA]
-    if st:
-        top = max(st, key=lambda r: float(r[11].replace(",", "")))
-        out.append(f"The slowest stage to start was {top[0]}: {top[11]} ms from spawn to ready "
-                   f"on average, {top[10]} ms of it in handler init (e.g. model loading). "
-                   "A request that meets a cold start of it waits longest, so it is the first "
-                   "candidate for min_replicas ≥ 1 or a longer keep-alive.")
-    else:
-        out.append("Replica start-up times are missing (no replicas recorded), so no stage "
-                   "can be singled out for pre-warming.")
-    return out
+    if not st:
+        return ("Replica start-up times are missing (no replicas recorded), so no stage can "
+                "be singled out for pre-warming.")
+    top = max(st, key=lambda r: float(r[11].replace(",", "")))
+    fact = (f"The slowest stage to start was {top[0]} ({top[11]} ms from spawn to ready on "
+            f"average, {top[10]} ms of it in handler init).")
+    mins = sw[sw["factor"] == "min_replicas"].sort_values("value") if len(sw) else sw
+    for (_pl, w), d in (mins.groupby(["platform", "workload"], sort=False) if len(mins)
+                        else []):
+        if len(d) < 2:
+            continue
+        lo, hi = d.iloc[0], d.iloc[-1]
+        if lo["p50_low_ms"] > hi["p50_high_ms"]:
+            return (f"{fact} Keeping replicas warm (min replicas {fmt_int(lo['value'])} → "
+                    f"{fmt_int(hi['value'])}) decidedly cut p50 latency on {w} "
+                    f"({fmt(lo['p50_ms'])} → {fmt(hi['p50_ms'])} ms), so pre-warming pays "
+                    f"there; {top[0]} is where a cold start costs most.")
+        return (f"{fact} Whether pre-warming pays is not decided by this data: the "
+                f"min-replicas sweep on {w} did not separate p50 latency "
+                f"({fmt(lo['p50_ms'])} vs {fmt(hi['p50_ms'])} ms).")
+    return f"{fact} No min-replicas sweep ran, so whether pre-warming it pays is not measured."
 
 
+def guidelines(t: ReportData, stages: list[list[str]], multi: bool) -> list[str]:
+    del multi  # sentences name the workload; platforms are in the tables
+    return [_warm_capacity(t["comparisons"], t["policies"]), _frontier(t["pareto"]),
+            _sweep(t["sweeps"]), _prewarm(stages, t["sweeps"])]

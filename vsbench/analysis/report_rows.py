@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..study import is_sweep
 from .report_data import ReportData
 from .report_format import (
     NA,
@@ -28,7 +29,7 @@ from .report_format import (
     summarise,
     wmean,
 )
-from .tables import is_sweep
+from .stats import NO_DIFFERENCE
 
 STAGE_ROLES = {
     "orchestrator": "drives the stages, fans out per clip, retries, aggregates",
@@ -52,7 +53,7 @@ def method(t: ReportData) -> dict[str, Any]:
         fields = {k: dict(zip(d["function"], d[k], strict=True)) for k in
                   ("min_replicas", "max_replicas", "idle_timeout_s", "target_inflight",
                    "max_inflight", "memory_mb")}
-        regimes.append([pl, reg + (" (keep-alive sweep)" if is_sweep(reg) else ""),
+        regimes.append([pl, reg + (" (sweep)" if is_sweep(reg) else ""),
                         summarise(fields["min_replicas"], fmt_int),
                         summarise(fields["max_replicas"], fmt_int),
                         summarise(fields["idle_timeout_s"], fmt_timeout),
@@ -139,12 +140,17 @@ def comparison_rows(cmp: pd.DataFrame, multi: bool) -> list[list[str]]:
     for _, r in cmp.iterrows():
         pre = f"{r['platform']}/" if multi else ""
         rows.append([r["workload"], f"{pre}{r['regime_a']}", f"{pre}{r['regime_b']}",
+                     f"{fmt_int(r['reps_a'])} / {fmt_int(r['reps_b'])}",
                      fmt(r["median_a_ms"]), fmt(r["median_b_ms"]),
                      fmt_ci(r["median_ratio"], r["median_ratio_low"], r["median_ratio_high"],
-                            fmt_ratio),
+                            fmt_ratio), _verdict(r["latency_verdict"]),
                      f"{fmt(r['cliffs_delta'])} ({r['magnitude']})", fmt_p(r["p_value"]),
-                     fmt_ratio(r["cost_ratio"])])
+                     fmt_ratio(r["cost_ratio"]), _verdict(r["cost_verdict"])])
     return rows
+
+
+def _verdict(v: Any) -> str:
+    return str(v) if v == NO_DIFFERENCE or not isinstance(v, str) else f"A {v}"
 
 
 def cold_pivot(cs: pd.DataFrame, multi: bool) -> tuple[list[str], list[list[str]]]:
@@ -170,22 +176,16 @@ def startup_rows(st: pd.DataFrame) -> list[list[str]]:
             for r in st.itertuples()]
 
 
-def keepalive_rows(ka: pd.DataFrame, multi: bool) -> list[list[str]]:
-    return [[(f"{r['platform']}/" if multi else "") + str(r["regime"]),
-             r["base_regime"] or "—", r["workload"], fmt_timeout(r["idle_timeout_s"]),
-             fmt_int(r["n"]),
-             fmt_ci(r["cold_request_fraction"], r["cold_request_fraction_low"],
-                    r["cold_request_fraction_high"], fmt_pct),
-             fmt_pct(r["cold_invocation_fraction"]), fmt(r["p50_ms"]), fmt(r["p99_ms"]),
-             fmt(r["idle_gb_s_per_ok"]), fmt(r["total_gb_s_per_ok"])]
-            for _, r in ka.iterrows()]
-
-
 def cost_rows(cost: pd.DataFrame, multi: bool) -> list[list[str]]:
-    return [[label(r, multi), r["workload"], fmt_int(r["ok_requests"]),
-             fmt(r["active_gb_s_per_ok"]), fmt(r["idle_gb_s_per_ok"]),
-             fmt(r["total_gb_s_per_ok"]), fmt(r["provisioned_gb_s_per_ok"]),
-             fmt(r["fave_units_per_ok"]), fmt(r["usd_per_1k_ok"]), fmt_pct(r["idle_share"])]
+    return [[label(r, multi), r["workload"], fmt_int(r["reps"]), fmt_int(r["ok_requests"]),
+             fmt_ci(r["active_gb_s_per_ok"], r["active_gb_s_per_ok_low"],
+                    r["active_gb_s_per_ok_high"]),
+             fmt_ci(r["idle_gb_s_per_ok"], r["idle_gb_s_per_ok_low"],
+                    r["idle_gb_s_per_ok_high"]),
+             fmt_ci(r["total_gb_s_per_ok"], r["total_gb_s_per_ok_low"],
+                    r["total_gb_s_per_ok_high"]),
+             fmt(r["provisioned_gb_s_per_ok"]), fmt(r["fave_units_per_ok"]),
+             fmt(r["usd_per_1k_ok"]), fmt_pct(r["idle_share"]), fmt_pct(r["tail_share"])]
             for _, r in cost.iterrows()]
 
 
