@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
 PROPS = SCHEMA["properties"]
 # Code fields the schema does not describe yet (the lead adds them; then drop them here).
-NOT_IN_SCHEMA_YET = {"policy": {"timeout_s"}}
+NOT_IN_SCHEMA_YET: dict[str, set[str]] = {"policy": set()}
 
 
 def _defaults(properties: dict[str, Any]) -> dict[str, Any]:
