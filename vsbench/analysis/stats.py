@@ -123,6 +123,19 @@ def magnitude(delta: float) -> str:
     return "large"
 
 
+def _ratio_interval(num: np.ndarray, den: np.ndarray, ci: float) -> tuple[float, float]:
+    """The percentile interval of ``num / den`` over bootstrap draws (NaN when none is
+    finite)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = num / den
+    r = r[np.isfinite(r)]
+    if not len(r):
+        return (math.nan, math.nan)
+    alpha = (1 - ci) / 2
+    low, high = np.quantile(r, [alpha, 1 - alpha])
+    return (float(low), float(high))
+
+
 def _mannwhitney_p(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) == 0 or len(b) == 0:
         return math.nan
@@ -150,12 +163,7 @@ def compare(a: Any, b: Any, seed: int = 0, n_boot: int = 2000,
         rng = np.random.default_rng(seed)
         ma = _boot_stat(a, n_boot, rng, np.median) if len(a) > 1 else np.full(n_boot, med_a)
         mb = _boot_stat(b, n_boot, rng, np.median) if len(b) > 1 else np.full(n_boot, med_b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = ma / mb
-        r = r[np.isfinite(r)]
-        if len(r):
-            alpha = (1 - ci) / 2
-            low, high = (float(x) for x in np.quantile(r, [alpha, 1 - alpha]))
+        low, high = _ratio_interval(ma, mb, ci)
     delta = cliffs_delta(a, b)
     return {
         "n_a": int(len(a)), "n_b": int(len(b)),
@@ -326,14 +334,7 @@ def cluster_compare(groups_a: list[Any], groups_b: list[Any], q: float = 50,
         return out
     out["ratio"] = float(np.percentile(pa, q) / np.percentile(pb, q))
     rng = np.random.default_rng(seed)
-    ba = _boot_percentiles(ga, [q], n_boot, rng)[:, 0]
-    bb = _boot_percentiles(gb, [q], n_boot, rng)[:, 0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = ba / bb
-    r = r[np.isfinite(r)]
-    if len(r):
-        alpha = (1 - ci) / 2
-        low, high = (float(x) for x in np.quantile(r, [alpha, 1 - alpha]))
-        out.update(ratio_low=low, ratio_high=high,
-                   verdict=verdict(low, high, "slower", "faster"))
+    low, high = _ratio_interval(_boot_percentiles(ga, [q], n_boot, rng)[:, 0],
+                                _boot_percentiles(gb, [q], n_boot, rng)[:, 0], ci)
+    out.update(ratio_low=low, ratio_high=high, verdict=verdict(low, high, "slower", "faster"))
     return out
