@@ -7,7 +7,8 @@ SVGs. A table with no rows gives a figure that says so, never an exception.
 * :func:`plot_latency` — p50 and p99 end-to-end latency with bootstrap CIs, per regime, one
   panel per workload.
 * :func:`plot_cold_starts` — fraction of cold invocations per stage and regime (Wilson CIs).
-* :func:`plot_cost` — active and idle GB-s per ok request, stacked, per regime and workload.
+* :func:`plot_cost` — active and idle GB-s per ok request, stacked, per regime and workload,
+  the total's run-level interval on top.
 * :func:`.plots_rq.plot_sweeps`, :func:`.plots_rq.plot_pareto` — RQ2's sweeps and RQ3's
   latency-versus-cost view.
 * :func:`plot_load` — machine CPU (mean) and load1 (max) during every run.
@@ -175,6 +176,10 @@ def plot_cost(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
         idle = pd.to_numeric(d["idle_gb_s_per_ok"], errors="coerce").fillna(0)
         ax.bar(x, active, 0.6, label="active (executing)")
         ax.bar(x, idle, 0.6, bottom=active, label="idle (warm, not serving)")
+        if "total_gb_s_per_ok_low" in d:
+            ax.errorbar(x, d["total_gb_s_per_ok"], fmt="none", color="black", capsize=3,
+                        yerr=_err(d["total_gb_s_per_ok"], d["total_gb_s_per_ok_low"],
+                                  d["total_gb_s_per_ok_high"]), label="total, 95% interval")
 
     with plt.rc_context(RC):
         fig = _regime_panels(df, draw, "GB-s per ok request",
