@@ -117,3 +117,9 @@ def summarise(values: dict[str, Any], f: Callable[[Any], str]) -> str:
         return f"{fmt(nums[0])}–{fmt(nums[-1])} MB" if nums else NA
     others = [f"{fn}: {f(v)}" for fn, v in values.items() if f(v) != common]
     return f"{common} ({'; '.join(others)})"
+
+
+def fmt_range(low: Any, high: Any, f: Callable[[Any], str] = fmt) -> str:
+    """``a–b``, or ``a`` when both ends are the same."""
+    a, b = f(low), f(high)
+    return a if a == b else f"{a}–{b}"

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from .report_data import ReportData
-from .report_format import NA, fmt, fmt_ci, fmt_int, fmt_pct, fmt_ratio, is_missing
+from .report_format import NA, fmt, fmt_ci, fmt_int, fmt_pct, fmt_range, fmt_ratio, is_missing
 from .report_rq import FACTOR_NAMES, fmt_value
 from .stats import NO_DIFFERENCE, overlap
 
@@ -150,7 +150,7 @@ def _sweep(sw: pd.DataFrame) -> str:
                        (hi["total_gb_s_per_ok_low"], hi["total_gb_s_per_ok_high"])):
             found.append(f"GB-s per ok request {fmt(lo['total_gb_s_per_ok'])} → "
                          f"{fmt(hi['total_gb_s_per_ok'])}")
-        runs = f"{fmt_int(d['reps'].min())}–{fmt_int(d['reps'].max())} runs per point"
+        runs = f"{fmt_range(d['reps'].min(), d['reps'].max(), fmt_int)} runs per point"
         if found:
             out.append(f"On {w}, {span} changed, beyond the intervals: {'; '.join(found)} "
                        f"({runs}).")

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..study import split_platform_label
 from .report_data import ReportData
-from .report_format import NA, fmt, fmt_int, fmt_pct, label
+from .report_format import NA, fmt, fmt_int, fmt_pct, fmt_range, label
 
 __all__ = ["cold_sentences", "idle_sentences", "startup_summary", "threats"]
 
@@ -136,8 +136,8 @@ def threats(t: ReportData) -> list[str]:
     if len(runs):
         reps = runs.groupby(["platform", "regime", "workload"])["rep"].nunique()
         ok = pd.to_numeric(runs["ok"], errors="coerce")
-        out.append(f"Samples are small: {fmt(reps.min())}–{fmt(reps.max())} repetition(s) per "
-                   f"cell and {fmt(ok.min())}–{fmt(ok.max())} ok requests per run, hence the "
+        out.append(f"Samples are small: {fmt_range(reps.min(), reps.max())} repetition(s) per "
+                   f"cell and {fmt_range(ok.min(), ok.max())} ok requests per run, hence the "
                    "wide confidence intervals; tail percentiles (p99) of small samples are "
                    "close to the maximum.")
     out.append("Cost is modelled (GB-s from execution time and alive time × memory limit), not "
