@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from .plots import RC, _err, _message, _save, _table, plt
 from .sweeps import LATENCIES
@@ -82,6 +83,9 @@ def plot_sweeps(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
             bottom.set_ylabel("GB-s per ok request")
             bottom.set_ylim(bottom=0)
             bottom.set_xlabel(FACTOR_LABELS.get(factor, factor))
+            if factor != "idle_timeout_s":  # replica counts: whole numbers on the axis
+                for ax in (top, mid, bottom):
+                    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         handles, labels = [], []
         for row in axes:
             h, lab = row[0].get_legend_handles_labels()
