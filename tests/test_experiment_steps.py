@@ -34,6 +34,7 @@ def fake(tmp_path, monkeypatch):
         return Path(out_dir) / f"{name}.mp4"
 
     monkeypatch.setattr(vsbench.corpus, "generate_preset", video)
+    monkeypatch.setattr(vsbench.corpus, "cache_dir", lambda: tmp_path / "corpus")
     downs: list[Path] = []
     monkeypatch.setattr(vsbench.platform.daemon, "platform_up", lambda *a, **k: {})
     monkeypatch.setattr(vsbench.platform.daemon, "platform_down", downs.append)
@@ -104,3 +105,13 @@ def test_the_steps_record_their_phases(fake, monkeypatch):
     assert list(exp.phases) == ["build", "corpus", "platform_up", "platform_down"]
     assert exp.work is None and list(scratch.iterdir()) == []
     assert len(exp.schedule) > 0
+
+
+def test_the_corpus_cache_follows_the_generator_and_its_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("VSB_HOME", str(tmp_path))
+    config = tmp_path / "corpus.yaml"
+    config.write_text(vsbench.corpus.DEFAULT_CONFIG.read_text())
+    a = vsbench.corpus.cache_dir(config)
+    assert a.parent == tmp_path / "corpus" and a == vsbench.corpus.cache_dir(config)
+    config.write_text(config.read_text() + "\n# changed\n")
+    assert vsbench.corpus.cache_dir(config) != a

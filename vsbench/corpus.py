@@ -328,6 +328,18 @@ def generate_preset(name: str, out_dir: Path | str, config_path: Path | str = DE
     return generate_video(preset_spec(name, config_path), out_dir, reuse=reuse)
 
 
+def cache_dir(config_path: Path | str = DEFAULT_CONFIG) -> Path:
+    """Where experiments keep generated presets between runs:
+    ``$VSB_HOME/corpus/<hash of this generator's code and the corpus config>``, so a change
+    to either makes new videos (a spec's own hash does not cover the code that renders it)."""
+    from .paths import vsb_home
+
+    h = hashlib.sha256()
+    for f in (Path(__file__), Path(__file__).with_name("tts.py"), Path(config_path)):
+        h.update(f.read_bytes())
+    return vsb_home() / "corpus" / h.hexdigest()[:12]
+
+
 def build_corpus(out_dir: Path | str, config_path: Path | str = DEFAULT_CONFIG,
                  presets: list[str] | None = None, reuse: bool = False) -> list[Path]:
     """Generate every preset (or the named ones) from corpus.yaml; return mp4 paths."""

@@ -188,7 +188,7 @@ class Experiment:
     def prepare(self) -> None:
         """The functions built (and their images), the scratch folder, the corpus video."""
         from .build import deploy_images, ensure_built
-        from .corpus import generate_preset
+        from .corpus import cache_dir, generate_preset
 
         self.started = time.time()
         self.window = (self.started, self.started)
@@ -198,7 +198,8 @@ class Experiment:
         self.images = deploy_images(list(self.policies), self.host)
         self._phase("build")
         self.work = Path(tempfile.mkdtemp(prefix="vsb-exp-"))
-        self.video = generate_preset(self.settings["video"], self.work / "corpus")
+        # Kept between runs: every run of a study processes the same bytes, generated once.
+        self.video = generate_preset(self.settings["video"], cache_dir(), reuse=True)
         self._phase("corpus")
 
     def run(self) -> None:
