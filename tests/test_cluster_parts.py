@@ -1,5 +1,5 @@
 """The local cluster's parts that need no cluster: module pins, certificates, configs, the
-pause image archive, the ReplicaSet's deletion ranking."""
+pause image archive."""
 
 from __future__ import annotations
 
@@ -162,17 +162,6 @@ def test_pause_compiles_statically(tmp_path):
     assert archive.exists()
     if out.returncode == 0:
         assert "statically linked" in out.stdout
-
-
-def test_deletion_rank_orders_pods_as_the_replicaset_does():
-    from vsbench.platform.kubernetes_replica import PodView
-
-    pending = PodView("a", "f", 1.0)
-    scheduled = PodView("b", "f", 1.0, node="n")
-    running = PodView("c", "f", 1.0, node="n", phase="Running")
-    ready = PodView("d", "f", 1.0, node="n", phase="Running", ready=True)
-    assert sorted([ready, running, scheduled, pending], key=PodView.rank) == \
-        [pending, scheduled, running, ready]
 
 
 def test_without_root_up_and_setup_say_what_to_run(monkeypatch):
