@@ -1,4 +1,5 @@
-"""A run killed mid-way (SIGKILL, as a crashed job) leaves no process behind."""
+"""A run killed mid-way (SIGKILL, as a crashed job) leaves no process behind; SIGTERM leaves
+no scratch folder either, and the folder SIGKILL leaves is swept by the next run."""
 
 from __future__ import annotations
 
@@ -30,10 +31,12 @@ def test_killed_experiment_leaves_no_orphans(tmp_path, sig):
     config["workloads"] = {"long": {"pattern": "steady", "rate": 0.5, "duration_s": 120}}
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
+    scratch = tmp_path / "tmp"  # the run's TMPDIR: its scratch folder lands here
+    scratch.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "vsbench.cli", "experiment", "--regime",
                              "warm", "--workload", "long", "--out", str(tmp_path / "out"),
                              "--config", str(cfg)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, env={**os.environ, "TMPDIR": str(scratch)})
     exp = psutil.Process(proc.pid)
     deadline = time.monotonic() + 120
     family: list[psutil.Process] = []
@@ -50,3 +53,10 @@ def test_killed_experiment_leaves_no_orphans(tmp_path, sig):
     _, alive = psutil.wait_procs(family, timeout=30)
     assert not alive, f"left behind: {[(p.pid, _cmdline(p)[:80]) for p in alive]}"
     assert not (tmp_path / "out" / "raw").exists()  # no half-written archive
+    from vsbench.scratch import sweep_stale
+
+    left = list(scratch.glob("vsb-exp-*"))
+    if sig == signal.SIGTERM:
+        assert left == []  # the run removed its own
+    else:
+        assert len(left) == 1 and sweep_stale(scratch) == left  # the next run's sweep

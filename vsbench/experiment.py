@@ -4,15 +4,15 @@ Each run owns a fresh embedded platform (its own daemon, S3 server and replicas)
 :class:`Experiment` runs it in three steps: prepare (build, corpus video) → run (start →
 deploy the regime → optional warm-up, recorded and excluded → the open-loop workload → cool
 down → stop the platform) → process (collect its logs, write and check the archive). Runs
-share no state, and a failed run leaves no process behind (the daemon is stopped in
-``finally``; replicas exit with it) and no scratch folder.
+share no state but the generated corpus video, and a failed run leaves no process behind (the
+daemon is stopped in ``finally``; replicas exit with it) and no scratch folder (one a SIGKILL
+left is swept by the next run: :mod:`vsbench.scratch`).
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from .errors import VsbError
 from .platform.storage import StorageConfig
 from .provenance import provenance
 from .sampler import SystemSampler
+from .scratch import Scratch, sweep_stale
 from .workload.sender import RequestRecord, SenderConfig, run_open_loop
 
 DEFAULTS: dict[str, Any] = {
@@ -164,7 +165,8 @@ class Experiment:
         self.schedule = build_schedule(self.resolved.workload)
         self.out = archive_dir(spec.out_root, spec.platform, spec.regime, spec.workload,
                                spec.rep)
-        self.work: Path | None = None  # scratch folder: corpus video, the platform's state
+        self._scratch: Scratch | None = None
+        self.work: Path | None = None  # scratch folder: the platform's state and logs
         self.video: Path | None = None  # the corpus video every request processes
         self.images: dict[str, Any] = {}
         self.state: dict[str, Any] = {}  # the platform's, once it is up
@@ -197,7 +199,9 @@ class Experiment:
         # container host: no image, a clear error
         self.images = deploy_images(list(self.policies), self.host)
         self._phase("build")
-        self.work = Path(tempfile.mkdtemp(prefix="vsb-exp-"))
+        sweep_stale()  # scratch folders of runs killed before they could remove them
+        self._scratch = Scratch()
+        self.work = self._scratch.path
         # Kept between runs: every run of a study processes the same bytes, generated once.
         self.video = generate_preset(self.settings["video"], cache_dir(), reuse=True)
         self._phase("corpus")
@@ -326,8 +330,9 @@ class Experiment:
 
     def cleanup(self) -> None:
         """Remove the scratch folder (the platform is already down)."""
-        if self.work is not None:
-            shutil.rmtree(self.work, ignore_errors=True)
+        if self._scratch is not None:
+            self._scratch.remove()
+            self._scratch = None
             self.work = None
 
 
