@@ -12,6 +12,7 @@ own API, exactly as against OpenFaaS. It holds ``STATE_DIR/platform.lock`` while
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,11 @@ class EmbeddedPlatform:
         return out
 
     def stop(self) -> None:
+        # The object store stops beside the replicas (each takes about a second), not after
+        # them: nothing is left to store once the platform goes down.
+        s3_stop = threading.Thread(target=self.s3.stop, name="s3-stop")
         try:
+            s3_stop.start()
             if self.gateway is not None:
                 self.gateway.stop_thread()
                 self.gateway = None
@@ -148,9 +153,9 @@ class EmbeddedPlatform:
                 self.provider.cleanup()  # anything the pools did not stop
                 if hasattr(self.provider, "close"):
                     self.provider.close()
-            self.s3.stop()
             self.logs.close()
         finally:
+            s3_stop.join()
             self.lock.release()
 
     def __enter__(self) -> EmbeddedPlatform:
