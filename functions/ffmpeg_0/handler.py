@@ -20,7 +20,7 @@ def init(config: dict) -> None:
 def handle(ctx: InvocationContext) -> dict:
     from functions.runtime.mediainfo import probe
 
-    uri = ctx.input("video")
+    uri = ctx.input("video", str)
     name = Path(uri).name or "input"
     src = ctx.fetch(uri, "input" + (Path(name).suffix or ".mp4"))
     try:

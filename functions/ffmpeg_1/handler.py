@@ -38,10 +38,15 @@ def handle(ctx: InvocationContext) -> dict:
     if not isinstance(segments, list):
         raise BadEnvelope("input 'segments' must be a list or the URI of a JSON list")
     mode = ctx.cfg("cut", "accurate", str)
-    src = ctx.fetch(ctx.input("video"), "source" + (Path(ctx.input("video")).suffix or ".mp4"))
+    video = ctx.input("video", str)
+    src = ctx.fetch(video, "source" + (Path(video).suffix or ".mp4"))
     clips = []
     for i, seg in enumerate(segments):
-        start, end = float(seg["start_s"]), float(seg["end_s"])
+        try:
+            start, end = float(seg["start_s"]), float(seg["end_s"])
+        except (TypeError, KeyError, ValueError):
+            raise BadEnvelope(f"segment {i} must be an object with numbers start_s and end_s, "
+                              f"got {seg!r:.80}") from None
         dest = ctx.workdir / f"clip-{i:03d}.mp4"
         ctx.tool(cut_command(src, dest, start, end, mode))
         uri = ctx.put_file(dest, f"clip-{i:03d}.mp4")

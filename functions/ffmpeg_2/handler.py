@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functions.runtime.context import InvocationContext
+from functions.runtime.errors import BadInput
 from functions.runtime.media import ffmpeg_exe
 
 
@@ -15,7 +16,10 @@ def handle(ctx: InvocationContext) -> dict:
 
     index = int(ctx.cfg("clip_index", 0, int))
     src = ctx.fetch(ctx.input("clip"), "clip.mp4")
-    has_audio = probe(src).has_audio
+    try:
+        has_audio = probe(src).has_audio
+    except ValueError as exc:
+        raise BadInput(f"clip {index}: {exc}") from exc
     crf = int(ctx.cfg("crf", 28, int))
     preset = ctx.cfg("preset", "veryfast", str)
     out = ctx.workdir / "compressed.mp4"

@@ -53,6 +53,9 @@ def handle(ctx: InvocationContext) -> dict:
     files = {p.name: p for p in safe_extract(archive, ctx.workdir / "frames")}
     frames = []
     for entry in index:
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+            raise BadEnvelope(f"input 'index': each entry must be an object with a file name, "
+                              f"got {entry!r:.80}")
         path = files.get(entry["file"])
         if path is None:
             raise BadEnvelope(f"frame {entry['file']!r} listed in the index is not in the archive")

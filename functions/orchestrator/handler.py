@@ -46,7 +46,7 @@ def handle(ctx: InvocationContext) -> dict:
     )
     state = RequestState(ctx.request_id, lambda doc: ctx.put_json(doc, "state.json"))
     try:
-        result = run_request(client, ctx.request_id, ctx.input("video"), ctx.config, state,
+        result = run_request(client, ctx.request_id, ctx.input("video", str), ctx.config, state,
                              ctx.put_json)
     except StageFailed as exc:
         status = "timeout" if exc.kind == "timeout" else "app_error"

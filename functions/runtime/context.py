@@ -44,19 +44,29 @@ class InvocationContext:
         return self.envelope.inputs
 
     def cfg(self, key: str, default: Any, kind: type | tuple[type, ...] | None = None) -> Any:
-        """A config value, or ``default``; a value of the wrong type is a :class:`BadEnvelope`."""
+        """A config value, or ``default`` (also for a JSON null, unless ``kind`` allows None);
+        a value of the wrong type is a :class:`BadEnvelope`."""
         value = self.envelope.config.get(key, default)
         kind = kind or type(default)
         if kind is float:
             kind = (int, float)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if value is None and type(None) not in kinds:
+            value = default
         if value is not None and kind is not type(None) and not isinstance(value, kind):
             raise BadEnvelope(f"config {key!r} must be {kind}, got {value!r}")
         return value
 
-    def input(self, name: str) -> Any:
+    def input(self, name: str, kind: type | tuple[type, ...] | None = None) -> Any:
+        """An input, checked against ``kind`` when given (a wrong type is a
+        :class:`BadEnvelope` naming the input)."""
         if name not in self.envelope.inputs:
             raise BadEnvelope(f"stage {self.function} needs input {name!r}")
-        return self.envelope.inputs[name]
+        value = self.envelope.inputs[name]
+        if kind is not None and not isinstance(value, kind):
+            raise BadEnvelope(f"stage {self.function}: input {name!r} must be "
+                              f"{getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+        return value
 
     def _store(self) -> ClaimCheckStore:
         if self.store is None:
@@ -68,12 +78,13 @@ class InvocationContext:
 
     def fetch(self, uri: str, filename: str | None = None) -> Path:
         """Download an artifact into the work dir."""
+        _uri(uri)
         dest = self.workdir / (filename or Path(uri).name)
         dest.parent.mkdir(parents=True, exist_ok=True)
         return self._store().get_file(uri, dest, self.stats)
 
     def fetch_json(self, uri: str) -> Any:
-        return self._store().get_json(uri, self.stats)
+        return self._store().get_json(_uri(uri), self.stats)
 
     def put_file(self, path: Path, name: str) -> str:
         return self._store().put_file(path, self.key(name), self.stats)
@@ -87,3 +98,10 @@ class InvocationContext:
             return run_tool(cmd, self.meter, timeout_s=timeout_s, cwd=self.workdir)
         except ToolError as exc:
             raise StageError(f"{self.function}: {exc}") from exc
+
+
+def _uri(value: Any) -> str:
+    """An object URI as an input gives it: a string, else a :class:`BadEnvelope`."""
+    if not isinstance(value, str):
+        raise BadEnvelope(f"an object URI must be a string, got {type(value).__name__}")
+    return value
