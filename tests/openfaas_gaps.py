@@ -13,9 +13,9 @@ G2 taken names: creating a function or secret whose name is taken is 409 here; t
 G3 4xx the description omits: 400 for a malformed or missing scale request (no replica
    count) or a malformed alert (the description lists only 500, "request JSON invalid"),
    422 for log parameters that do not parse (faas-provider's log handler answers 422).
-G5 invocation failures: 502, 503 or 504 from /function/... when the function's replicas fail
-   or cannot start (faas-provider's proxy answers 503 "No endpoints available" itself); the
-   description lists only 200, 404 and 500.
+G5 invocation failures: 429 (queue full), 502, 503 or 504 from /function/... when the
+   function's queue is full or its replicas fail or cannot start (faas-provider's proxy
+   answers 503 "No endpoints available" itself); the description lists only 200, 404, 500.
 G6 methods: /function/... passes GET, PUT, PATCH, DELETE, HEAD and OPTIONS through to the
    function as faas-provider's proxy does; the description lists POST only.
 G7 optional namespace: a ScaleServiceRequest without `namespace` scales the function in
@@ -57,7 +57,7 @@ def _gap(response, case) -> str | None:
         return "G2"
     if status in G3_OPERATIONS.get(op, ()):
         return "G3"
-    if status in (502, 503, 504) and op.split()[1].startswith(("/function/",
+    if status in (429, 502, 503, 504) and op.split()[1].startswith(("/function/",
                                                                "/async-function/")):
         return "G5"
     return None

@@ -131,7 +131,7 @@ def test_queue_timeout_gives_504_with_reason(platform, noop):
     assert err["kind"] == "queue_timeout" and "queue_timeout_s" in err["message"]
 
 
-def test_full_queue_gives_503(platform, noop):
+def test_full_queue_gives_429_with_retry_after(platform, noop):
     noop(min_replicas=1, max_replicas=1, max_inflight=1, idle_timeout_s=None,
          queue_timeout_s=10)
     pool = platform.gateway.pools["noop"]
@@ -139,8 +139,24 @@ def test_full_queue_gives_503(platform, noop):
     platform.admin().wait_available(["noop"])
     with ThreadPoolExecutor(3) as ex:
         results = list(ex.map(lambda _: invoke(platform, sleep_ms=500), range(3)))
-    assert sorted(r.status_code for r in results) == [200, 200, 503]
-    assert "queue full" in next(r for r in results if r.status_code == 503).text
+    assert sorted(r.status_code for r in results) == [200, 200, 429]
+    full = next(r for r in results if r.status_code == 429)
+    assert full.headers["Retry-After"] == "1" and full.json()["error"]["kind"] == "queue_full"
+    assert "queue full" in full.json()["error"]["message"]
+
+
+def test_a_burst_of_100_from_zero_is_served_whole(platform, noop):
+    """Knative's activator test, here: 100 concurrent calls at a function with no replica,
+    within the queue bound, all 200."""
+    noop(min_replicas=0, max_replicas=4, max_inflight=1, idle_timeout_s=30,
+         queue_timeout_s=120)
+    assert replicas(platform) == 0
+    with ThreadPoolExecutor(100) as ex:
+        results = list(ex.map(lambda _: invoke(platform, sleep_ms=50, timeout=180), range(100)))
+    assert [r.status_code for r in results] == [200] * 100
+    starts = {r.headers["X-Vsb-Start"] for r in results}
+    assert "scale_from_zero" in starts and len({r.headers["X-Vsb-Replica"]
+                                                for r in results}) <= 4
 
 
 def test_sigkill_mid_invocation_fails_clearly_retry_succeeds_pool_recovers(platform, noop):

@@ -30,7 +30,7 @@ from .events import PlatformLogs
 from .gateway_system import SystemRoutes, error
 from .metrics import GatewayMetrics
 from .policy import ENV_MAX_INFLIGHT
-from .scaling import Lease, PoolError, ScalingPool
+from .scaling import QUEUE_FULL_RETRY_S, Lease, PoolError, ScalingPool
 from .secrets import SecretStore
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host",
@@ -156,8 +156,10 @@ class Gateway(SystemRoutes):
         except PoolError as exc:
             self._observe(dep, exc.status, t0, 0.0, None, None, ts, request_id, str(exc),
                           call_id)
-            return self._error(exc.status, "queue_timeout" if exc.status == 504
-                               else "unavailable", str(exc), out, t0, retryable=True)
+            kind = {504: "queue_timeout", 429: "queue_full"}.get(exc.status, "unavailable")
+            if exc.status == 429:
+                out["Retry-After"] = str(QUEUE_FULL_RETRY_S)
+            return self._error(exc.status, kind, str(exc), out, t0, retryable=True)
         headers = {k: v for k, v in in_headers.items() if k.lower() not in REQUEST_DROP}
         headers.update({"X-Vsb-Call-Id": call_id, "X-Call-Id": call_id,
                         "X-Start-Time": str(start_ns)})

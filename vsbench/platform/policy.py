@@ -48,7 +48,7 @@ class ScalingPolicy:
     max_inflight: int = 1  # hard limit per replica; more wait in the gateway's queue
     idle_timeout_s: float | None = 10.0  # scale-to-zero / keep-alive; None = never
     queue_timeout_s: float = 60.0  # longest a request waits for a slot before a 504
-    max_queue: int = 1000  # waiting requests beyond this get a 503 at once
+    max_queue: int = 1000  # waiting requests beyond this get a 429 (Retry-After) at once
     memory_mb: int = 256  # billed by the cost model; enforced by the RSS watchdog
     timeout_s: float = 60.0  # longest one call may take before the gateway answers 504
 

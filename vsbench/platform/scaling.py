@@ -56,6 +56,8 @@ class Replica(Protocol):
     def exit_info(self) -> dict[str, Any]: ...  # exit_code, exit_reason (oom_killed if known)
 
 
+QUEUE_FULL_RETRY_S = 1  # Retry-After of a 429 when a function's queue is full
+
 # how a call found its replica: see the module docstring
 STARTS = ("warm", "scale_from_zero", "scale_out")
 
@@ -197,7 +199,7 @@ class ScalingPool:
             return self._lease(slot)
         if len(self.waiters) >= self.policy.max_queue:
             raise PoolError(f"function {self.function}: queue full ({self.policy.max_queue} "
-                            f"waiting); retry later", 503)
+                            f"waiting, max_queue); retry after {QUEUE_FULL_RETRY_S} s", 429)
         waiter = _Waiter(asyncio.get_running_loop().create_future(), len(self.ready()))
         self.waiters.append(waiter)
         self._autoscale()
