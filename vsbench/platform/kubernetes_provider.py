@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -255,12 +256,18 @@ class KubernetesProvider:
         out.sort(key=lambda e: e[1])
         return out[-tail:] if tail > 0 else out
 
-    def delete_pod(self, name: str, grace_s: int) -> None:
+    def delete_pod(self, name: str, grace_s: int) -> bool:
+        """Delete a pod; True when the API took it or the pod is already gone."""
         try:
             self.core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=grace_s,
                                             _request_timeout=15)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+        except Exception as exc:  # noqa: BLE001 - gone (404), or the API did not answer
+            if getattr(exc, "status", None) == 404:
+                return True
+            print(f"deleting pod {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr,
+                  flush=True)
+            return False
+        return True
 
     # --- the watch ------------------------------------------------------------------------
     def _watch(self) -> None:
