@@ -47,9 +47,8 @@ def correctness_table(groups: dict) -> pd.DataFrame:
     rows = []
     for (platform, regime, workload), f in frames.items():
         runs = groups[(platform, regime, workload)]
-        ok = sum(int((r.archive["requests"]["status"] == "ok").sum()
-                     - (r.archive["requests"]["warmup"].astype(bool)
-                        & (r.archive["requests"]["status"] == "ok")).sum()) for r in runs)
+        ok = sum(int(((req["status"] == "ok") & ~req["warmup"].astype(bool)).sum())
+                 for req in (r.archive["requests"] for r in runs))
         scored = f[pd.to_numeric(f["scored"], errors="coerce") == 1] if len(f) else f
         ref = reference.get(platform)
         other = int((f["output_digest"] != ref).sum()) if len(f) and ref else 0

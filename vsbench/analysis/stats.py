@@ -14,11 +14,10 @@ two-sample comparisons with an effect size.
 Requests of one run are not independent (they share its cold starts, its replicas and the
 machine's state at the time), so the study's intervals resample at the run level:
 
-* :func:`cluster_ci` — a statistic of pooled rows and its **two-stage (cluster) bootstrap**
-  CI: each resample draws runs with replacement, then rows with replacement within each drawn
-  run, and pools them (Davison & Hinkley 1997, §3.8). With one run it reduces to the ordinary
-  bootstrap of that run's rows, which understates the spread: the tables report the number of
-  runs beside every interval.
+* A **two-stage (cluster) bootstrap** CI: each resample draws runs with replacement, then rows
+  with replacement within each drawn run, and pools them (Davison & Hinkley 1997, §3.8). With
+  one run it reduces to the ordinary bootstrap of that run's rows, which understates the
+  spread: the tables report the number of runs beside every interval.
 * :func:`cluster_percentile_ci`, :func:`cluster_ratio_ci` (e.g. GB-s per ok request: a sum
   over a sum of the same rows) and :func:`cluster_compare` (the ratio of two groups' medians,
   each group resampled this way, with a verdict: ``no detectable difference`` when its
@@ -36,7 +35,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["percentile_ci", "fraction_ci", "cliffs_delta", "magnitude", "compare",
-           "cluster_ci", "cluster_percentile_ci", "cluster_ratio_ci", "cluster_compare",
+           "cluster_percentile_ci", "cluster_ratio_ci", "cluster_compare",
            "verdict", "overlap", "CLIFF_THRESHOLDS", "NO_DIFFERENCE"]
 
 CLIFF_THRESHOLDS = ((0.147, "negligible"), (0.33, "small"), (0.474, "medium"))
@@ -179,50 +178,10 @@ def compare(a: Any, b: Any, seed: int = 0, n_boot: int = 2000,
 NO_DIFFERENCE = "no detectable difference"
 
 
-def _cluster_draws(groups: list[np.ndarray], n_boot: int, rng: np.random.Generator):
-    """Yield ``n_boot`` two-stage resamples of the rows of ``groups`` (runs), pooled."""
-    k = len(groups)
-    for _ in range(n_boot):
-        picked = rng.integers(0, k, size=k)
-        parts = []
-        for i in picked:
-            g = groups[i]
-            if len(g):
-                parts.append(g[rng.integers(0, len(g), size=len(g))])
-        yield np.concatenate(parts) if parts else groups[0][:0]
-
-
-def cluster_ci(groups: list[Any], stat, n_boot: int = 1000, ci: float = 0.95,
-               seed: int = 0) -> tuple[float, float, float]:
-    """``(estimate, low, high)`` of ``stat(pooled rows)`` with a two-stage bootstrap CI.
-
-    ``groups``: one array per run (1-D values, or 2-D rows whose columns ``stat`` reads);
-    runs without rows still count as drawn runs. ``stat`` may return NaN, which is left out
-    of the interval. No rows at all → three NaNs; a single row → ``(v, v, v)``.
-    """
-    arrays = [np.asarray(g, dtype=float) for g in groups]
-    arrays = [a.reshape(len(a), -1) if a.ndim > 1 else a for a in arrays]
-    rows = [a for a in arrays if len(a)]
-    if not rows:
-        return (math.nan, math.nan, math.nan)
-    est = float(stat(np.concatenate(rows)))
-    if sum(len(a) for a in rows) == 1 or n_boot <= 0:
-        return (est, est, est)
-    rng = np.random.default_rng(seed)
-    boots = np.array([stat(d) if len(d) else math.nan
-                      for d in _cluster_draws(arrays, n_boot, rng)], dtype=float)
-    boots = boots[np.isfinite(boots)]
-    if not len(boots):
-        return (est, math.nan, math.nan)
-    alpha = (1 - ci) / 2
-    low, high = np.quantile(boots, [alpha, 1 - alpha])
-    return (est, float(low), float(high))
-
-
 def _cluster_matrix(groups: list[np.ndarray], n_boot: int, rng: np.random.Generator,
                     fill: float) -> tuple[np.ndarray, np.ndarray]:
     """Two-stage resamples as a matrix: ``(n_boot, k * n_max[, cols])`` values (``fill`` in
-    the padding) and each resample's row count. Vectorised :func:`_cluster_draws`."""
+    the padding) and each resample's row count."""
     k = len(groups)
     sizes = np.array([len(g) for g in groups])
     n_max = max(1, int(sizes.max()))
