@@ -38,12 +38,20 @@ class Fake:
                     status, out = 504, {"error": {"kind": "queue_timeout", "message": "waited"}}
                 elif kind == "slow":
                     time.sleep(0.6)
+                elif kind == "flaky":  # 502 (a killed replica), then ok
+                    if sum(1 for r, _ in fake.arrivals if r == rid) == 1:
+                        status, out = 502, {"error": {"kind": "replica_failed",
+                                                      "message": "replica died"}}
+                elif kind == "full":  # always 429, with Retry-After
+                    status, out = 429, {"error": {"kind": "queue_full", "message": "full"}}
                 data = b"not json" if kind == "badjson" else json.dumps(out).encode()
                 if kind == "badjson":
                     status = 502
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("X-Vsb-Cold", "1" if kind == "ok" else "0")
+                if kind == "full":
+                    self.send_header("Retry-After", "0.1")
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -112,3 +120,19 @@ def test_connection_refused_is_http_error():
 ])
 def test_classify(status, body, expected):
     assert classify(status, body)[0] == expected
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_retries_of_a_502_and_a_429_within_the_budget(fake, retries):
+    recs = [RequestRecord(0, "r-flaky", 0.0, 0.0), RequestRecord(1, "r-full", 0.0, 0.0),
+            RequestRecord(2, "r-app", 0.0, 0.0)]
+    cfg = SenderConfig(fake.url, request_timeout_s=10, retries=retries)
+    run_open_loop(cfg, recs, lambda r: {"request_id": r.request_id})
+    flaky, full, app = recs
+    if retries:
+        assert (flaky.status, flaky.attempts) == ("ok", 2)
+    else:
+        assert (flaky.status, flaky.attempts, flaky.http_status) == ("http_error", 1, 502)
+    assert (full.status, full.attempts, full.http_status) == ("http_error", 1 + retries, 429)
+    assert (app.status, app.attempts) == ("app_error", 1)  # the application's: not retried
+    assert sum(1 for r, _ in fake.arrivals if r == "r-full") == 1 + retries

@@ -28,7 +28,11 @@ from .workload.sender import TERMINAL
 
 REQUEST_COLUMNS = ["seq", "request_id", "warmup", "scheduled_offset_s", "scheduled_ts",
                    "sent_ts", "end_ts", "status", "reason", "http_status", "latency_ms",
-                   "service_ms", "send_lag_ms", "cold", "replica_id", "e2e_ms"]
+                   "service_ms", "send_lag_ms", "cold", "replica_id", "e2e_ms", "attempts",
+                   "fault"]
+# One row per fault injected, or asked for and missed (vsbench.faults).
+FAULT_COLUMNS = ["fault_id", "kind", "planned_ts", "ts", "end_ts", "outcome", "function",
+                 "replica_id", "detail", "error"]
 INVOCATION_COLUMNS = [
     "call_id", "request_id", "warmup", "function", "replica_id", "status", "error", "cold",
     "start", "ts", "queue_ms", "duration_ms", "lease_ts", "end_ts", "exec_ms", "cpu_ms",
@@ -266,10 +270,13 @@ def check_tables(requests: pd.DataFrame, invocations: pd.DataFrame,
 def write_archive(out: Path, requests: pd.DataFrame, invocations: pd.DataFrame,
                   replicas: pd.DataFrame, scale_events: list[dict], system: list[dict],
                   provenance: dict[str, Any], summary: dict[str, Any],
-                  correctness: pd.DataFrame | None = None) -> Path:
+                  correctness: pd.DataFrame | None = None,
+                  faults: pd.DataFrame | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     if correctness is not None:
         correctness.to_parquet(out / "correctness.parquet", index=False)
+    if faults is not None and len(faults):  # runs with faults only (vsbench.faults)
+        faults.to_parquet(out / "faults.parquet", index=False)
     requests.to_parquet(out / "requests.parquet", index=False)
     invocations.to_parquet(out / "invocations.parquet", index=False)
     replicas.to_json(out / "replicas.jsonl", orient="records", lines=True)
@@ -293,6 +300,8 @@ def load_archive(path: Path) -> dict[str, Any]:
         pd.DataFrame(columns=REPLICA_COLUMNS),
         "correctness": pd.read_parquet(path / "correctness.parquet")
         if (path / "correctness.parquet").exists() else pd.DataFrame(),
+        "faults": pd.read_parquet(path / "faults.parquet")
+        if (path / "faults.parquet").exists() else pd.DataFrame(columns=FAULT_COLUMNS),
         "scale_events": read_jsonl(path / "scale_events.jsonl"),
         "system": pd.read_parquet(path / "system.parquet"),
         "provenance": json.loads((path / "provenance.json").read_text()),

@@ -32,6 +32,7 @@ from .archive import (
     write_archive,
 )
 from .errors import VsbError
+from .faults import FaultInjector, fault_tables, parse_faults, plan_faults
 from .platform.storage import StorageConfig
 from .provenance import provenance
 from .sampler import SystemSampler
@@ -46,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "max_outstanding": 32,
     "request_timeout_s": 300.0,
     "app_config": {},  # orchestrator config, e.g. {max_parallel_clips: 4}
+    "retries": 0,  # the sender's retries of a 429/502/503 (OpenFaaS clients retry those)
+    "faults": [],  # injected while the workload runs: vsbench.faults
 }
 
 
@@ -63,6 +66,10 @@ def experiment_settings(config: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
         raise VsbError(f"config experiment: unknown keys {unknown}; known: {sorted(DEFAULTS)}")
+    parse_faults(settings["faults"])  # one clear line now, not mid-run
+    retries = settings["retries"]
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise VsbError(f"config experiment.retries: expected an integer ≥ 0, got {retries!r}")
     return settings
 
 
@@ -173,6 +180,7 @@ class Experiment:
         self.records: list[RequestRecord] = []
         self.samples: list[dict] = []
         self.correctness: pd.DataFrame | None = None  # scored while the store is up
+        self.fault_attempts: list[dict] = []  # what the injector asked for and got
         self.started = self.ended = time.time()
         self.window = (self.started, self.started)
         self.phases: dict[str, float] = {}
@@ -248,7 +256,8 @@ class Experiment:
         cfg = SenderConfig(f"{state['gateway_url']}/function/orchestrator",
                            max_outstanding=int(settings["max_outstanding"]),
                            request_timeout_s=float(settings["request_timeout_s"]),
-                           drain_timeout_s=float(settings["request_timeout_s"]))
+                           drain_timeout_s=float(settings["request_timeout_s"]),
+                           retries=int(settings["retries"]))
         for i in range(int(settings["warmup_requests"])):  # one at a time
             rec = RequestRecord(i, f"{self.tag}-warmup{i}", 0.0, 0.0, warmup=True)
             self.records += run_open_loop(cfg, [rec], body_for)
@@ -257,7 +266,14 @@ class Experiment:
                     for i, off in enumerate(self.schedule.offsets)]
         sampler = SystemSampler().start()
         progress = Progress(len(measured), self.tag)
-        run_open_loop(cfg, measured, body_for, progress)
+        injector = FaultInjector(admin, plan_faults(parse_faults(settings["faults"]),
+                                                    self.schedule.spec.duration_s
+                                                    or self.schedule.duration()),
+                                 seed=self.spec.rep)
+        try:
+            run_open_loop(cfg, measured, body_for, progress, on_start=injector.start)
+        finally:
+            self.fault_attempts = injector.stop()
         progress.close()
         self._phase("run")
         time.sleep(float(settings["cooldown_s"]))
@@ -297,6 +313,8 @@ class Experiment:
                                         {r.request_id for r in self.records if r.warmup})
         replicas = build_replicas(read_jsonl(events / "replicas.jsonl"),
                                   read_jsonl(telemetry / "replicas.jsonl"), invocations, window)
+        faults, requests["fault"] = fault_tables(
+            read_jsonl(events / "faults.jsonl"), self.fault_attempts, requests, invocations)
         check = check_tables(requests, invocations, len(schedule))
         prov = provenance(
             platform=spec.platform, regime=spec.regime, workload=spec.workload, rep=spec.rep,
@@ -310,10 +328,10 @@ class Experiment:
             s3_version=self.state.get("s3_version"), functions=list(FUNCTIONS))
         summary = {"check": check.to_dict(), "window_s": window[1] - window[0],
                    "scheduled": len(schedule), "invocations": len(invocations),
-                   "replicas": len(replicas)}
+                   "replicas": len(replicas), "faults": len(faults)}
         write_archive(self.out, requests, invocations, replicas,
                       read_jsonl(events / "scale_events.jsonl"), self.samples, prov, summary,
-                      self.correctness)
+                      self.correctness, faults)
         logs = self.out / "logs"
         logs.mkdir(exist_ok=True)
         platform = self.work / "platform"

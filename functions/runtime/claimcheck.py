@@ -14,7 +14,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInput, StageError
+from .errors import BadInput, StageError, StorageUnavailable
+
+
+def _storage_error(exc: Exception, what: str) -> Exception:
+    """What a failed transfer means for the caller: the store down or failing (retryable,
+    :class:`StorageUnavailable`), or the object not there / not allowed (:class:`BadInput`)."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if status < 500:
+            return BadInput(f"cannot {what}: {exc}")
+    return StorageUnavailable(f"object store unavailable ({what}): {type(exc).__name__}: "
+                              f"{exc}")
+
+
+def _transfer_errors() -> tuple[type[Exception], ...]:
+    """Exceptions of a transfer that did not go through (botocore's and s3transfer's)."""
+    from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError, S3UploadFailedError, S3TransferFailedError)
 
 
 @dataclass
@@ -139,15 +160,14 @@ class ClaimCheckStore:
             self._client.create_bucket(Bucket=self.bucket)
 
     def get_file(self, uri: str, dest: Path, stats: StorageStats | None = None) -> Path:
-        """Download ``uri`` to ``dest``; a missing object is a :class:`BadInput`."""
-        from botocore.exceptions import ClientError
-
+        """Download ``uri`` to ``dest``; a missing object is a :class:`BadInput`, a store that
+        does not answer :class:`StorageUnavailable`."""
         bucket, key = parse_uri(uri)
         t0 = time.perf_counter()
         try:
             self._client.download_file(bucket, key, str(dest))
-        except ClientError as exc:
-            raise BadInput(f"cannot read {uri}: {exc}") from exc
+        except _transfer_errors() as exc:
+            raise _storage_error(exc, f"read {uri}") from exc
         if stats is not None:
             stats.get_ms += (time.perf_counter() - t0) * 1000
             stats.get_bytes += dest.stat().st_size
@@ -156,7 +176,10 @@ class ClaimCheckStore:
 
     def put_file(self, src: Path, key: str, stats: StorageStats | None = None) -> str:
         t0 = time.perf_counter()
-        self._client.upload_file(str(src), self.bucket, key)
+        try:
+            self._client.upload_file(str(src), self.bucket, key)
+        except _transfer_errors() as exc:
+            raise _storage_error(exc, f"write {self.uri(key)}") from exc
         if stats is not None:
             stats.put_ms += (time.perf_counter() - t0) * 1000
             stats.put_bytes += src.stat().st_size
@@ -164,14 +187,12 @@ class ClaimCheckStore:
         return self.uri(key)
 
     def get_bytes(self, uri: str, stats: StorageStats | None = None) -> bytes:
-        from botocore.exceptions import ClientError
-
         bucket, key = parse_uri(uri)
         t0 = time.perf_counter()
         try:
             body = self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            raise BadInput(f"cannot read {uri}: {exc}") from exc
+        except _transfer_errors() as exc:
+            raise _storage_error(exc, f"read {uri}") from exc
         if stats is not None:
             stats.get_ms += (time.perf_counter() - t0) * 1000
             stats.get_bytes += len(body)
@@ -181,7 +202,10 @@ class ClaimCheckStore:
     def put_bytes(self, data: bytes, key: str, stats: StorageStats | None = None) -> str:
         t0 = time.perf_counter()
         # One PUT replaces the object whole: readers see the old or the new version, never half.
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        except _transfer_errors() as exc:
+            raise _storage_error(exc, f"write {self.uri(key)}") from exc
         if stats is not None:
             stats.put_ms += (time.perf_counter() - t0) * 1000
             stats.put_bytes += len(data)

@@ -45,6 +45,15 @@ class NotReady(StageError):
     kind = "not_ready"
 
 
+class StorageUnavailable(StageError):
+    """The object store did not answer, or answered with a server error (an outage, a
+    restart): calling the stage again later may succeed."""
+
+    status = 503
+    retryable = True
+    kind = "storage_unavailable"
+
+
 class Unavailable(StageError):
     """Something the stage needs is missing on this replica (an engine, a model)."""
 

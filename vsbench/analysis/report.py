@@ -18,7 +18,8 @@ to ``SECTIONS`` and add its block to the template. Modules:
 * :mod:`.report_format`: numbers → text;
 * :mod:`.report_rows`: the rows of the report's HTML tables;
 * :mod:`.report_text`: prose on cold starts, idle cost, start-up, threats to validity;
-* :mod:`.report_rq`: the rows of the sweeps, start-class, Pareto and correctness tables;
+* :mod:`.report_rq`: the rows of the sweeps, start-class, Pareto, correctness and
+  reliability tables;
 * :mod:`.report_guidelines`: the guidelines, decided by intervals;
 * :mod:`.report_pdf`: HTML → PDF (:func:`render_pdf`).
 """
@@ -105,6 +106,14 @@ def correctness(d: ReportData) -> dict[str, Any]:
             "boundary_tol": fmt(BOUNDARY_TOL_S)}
 
 
+def reliability(d: ReportData) -> dict[str, Any]:
+    from .reliability import RETRIED_STATUS
+
+    return {"retried_statuses": "/".join(map(str, RETRIED_STATUS)),
+            "reliability_rows": rq.reliability_rows(d["reliability"], d.multi_platform),
+            "fault_event_rows": rq.fault_event_rows(d["fault_events"], d.multi_platform)}
+
+
 def rq3_cost(d: ReportData) -> dict[str, Any]:
     multi = d.multi_platform
     return {"cost_rows": rows.cost_rows(d["cost"], multi),
@@ -122,7 +131,7 @@ def provenance(d: ReportData) -> dict[str, Any]:
 
 SECTIONS: list[Section] = [overview, method, rq1_decomposition, rq2_latency_and_cold_starts,
                            rq2_sweeps_and_start_classes, rq3_cost, rq3_pareto, correctness,
-                           threats_to_validity, provenance]
+                           reliability, threats_to_validity, provenance]
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from .report_format import fmt, fmt_ci, fmt_int, fmt_pct, fmt_timeout, label
 from .sweeps import LATENCIES
 
 __all__ = ["sweep_rows", "start_class_rows", "pareto_rows", "correctness_rows", "FACTOR_NAMES",
-           "fmt_value"]
+           "fmt_value", "reliability_rows", "fault_event_rows"]
 
 FACTOR_NAMES = {"min_replicas": "min replicas", "max_replicas": "max replicas",
                 "idle_timeout_s": "idle timeout"}
@@ -76,3 +76,32 @@ def correctness_rows(c: pd.DataFrame, multi: bool) -> list[list[str]]:
              fmt_pct(r["labels_recall"]), fmt_pct(r["query_hit_ok"]),
              (f"yes: {fmt_int(r['differing_requests'])} request(s)" if r["differs"] else "no")]
             for _, r in c.iterrows()]
+
+
+def reliability_rows(rel: pd.DataFrame, multi: bool) -> list[list[str]]:
+    """Per faulted run: faults, terminal statuses, hit requests, retries, added latency."""
+    rows = []
+    for _, r in rel.iterrows():
+        faults = ", ".join(f"{fmt_int(r[c])} {n}" for c, n in (
+            ("kills", "kills"), ("storage_outages", "outages"),
+            ("gateway_restarts", "restarts"), ("faults_missed", "missed")) if r[c])
+        rows.append([label(r, multi), r["workload"], fmt_int(r["rep"]), faults or "none",
+                     fmt_int(r["requests"]), fmt_pct(r["ok_fraction"]),
+                     " / ".join(fmt_int(r[s]) for s in ("app_error", "http_error", "timeout",
+                                                        "dropped")),
+                     f"{fmt_int(r['hit_ok'])}/{fmt_int(r['hit'])}",
+                     f"{fmt_int(r['app_retries'])} + {fmt_int(r['sender_retries'])}",
+                     fmt(r["p50_unhit_ms"]), fmt(r["p50_added_ms"]),
+                     str(r["top_failure"] or "—")])
+    return rows
+
+
+def fault_event_rows(ev: pd.DataFrame, multi: bool) -> list[list[str]]:
+    """Faults that lasted (outages, restarts) and missed kills; kills are summed per run."""
+    if not len(ev):
+        return []
+    keep = ev[(ev["kind"] != "kill_replica") | (ev["outcome"] != "injected")]
+    return [[label(r, multi), r["workload"], fmt_int(r["rep"]), r["kind"], r["outcome"],
+             fmt(r["at_s"]), fmt(r["lasted_s"]), f"{fmt_int(r['hit_ok'])}/{fmt_int(r['hit'])}",
+             fmt(r["p50_added_ms"]), str(r["error"] or "")]
+            for _, r in keep.iterrows()]

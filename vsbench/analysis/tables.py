@@ -27,7 +27,8 @@ Definitions
 Tables (one row per group; units in column names): ``runs``, ``latency``, ``cold_starts``,
 ``cost``, ``cost_by_function``, ``start_classes`` (:mod:`.starts`), ``sweeps`` and ``pareto``
 (:mod:`.sweeps`), ``comparisons``, ``policies``, ``workloads``, ``provenance``, ``packages``,
-``startup`` (cold-start components per platform and function, :mod:`.startup`). Column lists
+``startup`` (cold-start components per platform and function, :mod:`.startup`),
+``reliability`` and ``fault_events`` (faulted runs only, :mod:`.reliability`). Column lists
 are the ``*_COLUMNS`` constants.
 """
 
@@ -55,6 +56,7 @@ from .describe import (
     provenance_tables,
     workloads_table,
 )
+from .reliability import FAULT_EVENT_COLUMNS, RELIABILITY_COLUMNS, reliability_tables
 from .runs import Run, as_dir, load_runs, read_tables, write_tables
 from .starts import START_CLASS_COLUMNS, request_starts, start_classes_table
 from .startup import STARTUP_COLUMNS, startup_table
@@ -104,6 +106,7 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     "cost": COST_COLUMNS, "cost_by_function": COST_BY_FUNCTION_COLUMNS,
     "start_classes": START_CLASS_COLUMNS, "sweeps": SWEEP_COLUMNS, "pareto": PARETO_COLUMNS,
     "correctness": CORRECTNESS_TABLE_COLUMNS,
+    "reliability": RELIABILITY_COLUMNS, "fault_events": FAULT_EVENT_COLUMNS,
     "comparisons": COMPARISON_COLUMNS,
     "policies": POLICY_COLUMNS, "workloads": WORKLOAD_COLUMNS,
     "provenance": PROVENANCE_COLUMNS, "packages": PACKAGE_COLUMNS,
@@ -363,6 +366,7 @@ def build_tables(runs: list[Run], seed: int = 0) -> dict[str, pd.DataFrame]:
     cost, cost_by_function = _cost_tables(groups, costs, req_costs, seed)
     starts = start_classes_table(groups, measured, forder)
     provenance, packages = provenance_tables(runs_sorted)
+    reliability, fault_events = reliability_tables(runs)
     return {
         "runs": _runs_table(runs_sorted, measured),
         "latency": latency,
@@ -373,6 +377,8 @@ def build_tables(runs: list[Run], seed: int = 0) -> dict[str, pd.DataFrame]:
         "sweeps": sweeps_table(runs, latency, cost, starts),
         "pareto": pareto_table(latency, cost),
         "correctness": correctness_table(groups),
+        "reliability": reliability,
+        "fault_events": fault_events,
         "comparisons": comparisons_table(groups, measured, cost, seed),
         "policies": policies_table(runs, forder, regime_order(runs)),
         "workloads": workloads_table(runs),

@@ -45,6 +45,10 @@ class GatewayAdmin:
         except requests.RequestException:
             return False
 
+    def post_fault(self, body: dict[str, Any]) -> requests.Response:
+        """``POST /system/faults`` (:mod:`.faults`); the caller reads the status."""
+        return self._req("POST", "/system/faults", json=body)
+
     def functions(self) -> list[dict[str, Any]]:
         return self._ok(self._req("GET", "/system/functions"), "list functions").json()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,9 @@ class EmbeddedPlatform:
         self.gateway: Gateway | None = None
         self.enforce_memory = enforce_memory
         self.startup_s: float | None = None
+        self._faults: ThreadPoolExecutor | None = None  # runs faults' courses (.faults)
+        self._fault_lock = threading.Lock()
+        self._stopping = threading.Event()
 
     @property
     def gateway_url(self) -> str:
@@ -102,16 +106,77 @@ class EmbeddedPlatform:
             telemetry = self.state_dir / "telemetry"
             telemetry.mkdir(parents=True, exist_ok=True)
             self.provider = self._provider(telemetry)
-            self.gateway = Gateway(self.provider, self.logs, self.auth, host=self.bind,
-                                   enforce_memory=self.enforce_memory,
-                                   secrets_dir=self.state_dir / "secrets")
-            self.gateway.start_in_thread()
+            self.gateway = self._new_gateway().start_in_thread()
             self.provider.base_env["VSB_GATEWAY_URL"] = self.gateway.url
         except BaseException:
             self.stop()
             raise
         self.startup_s = time.perf_counter() - t0
         return self
+
+    def _new_gateway(self, port: int = 0) -> Gateway:
+        gateway = Gateway(self.provider, self.logs, self.auth, host=self.bind, port=port,
+                          enforce_memory=self.enforce_memory,
+                          secrets_dir=self.state_dir / "secrets")
+        gateway.fault_hooks = {"storage_outage": self._storage_outage,
+                               "gateway_restart": self._gateway_restart}
+        return gateway
+
+    # --- faults (.faults: the gateway's POST /system/faults calls these) ------------------
+    def _fault_thread(self, record: dict[str, Any], work) -> dict[str, Any]:
+        """Run ``work`` (the fault's course) on the platform's fault workers; record the
+        fault when it is over (``end_ts``, or ``error``) and return what is known now.
+        The workers live as long as the platform: a server started from a thread that
+        exits would get its parent-death signal (``PR_SET_PDEATHSIG`` is per thread)."""
+        def run() -> None:
+            try:
+                record.update(work() or {})
+            except Exception as exc:  # noqa: BLE001 - recorded: the run must go on
+                record["error"] = f"{type(exc).__name__}: {exc}"
+            record["end_ts"] = time.time()
+            self.logs.faults.write(record)
+
+        with self._fault_lock:
+            if self._stopping.is_set():
+                raise VsbError("the platform is stopping")
+            if self._faults is None:
+                self._faults = ThreadPoolExecutor(2, thread_name_prefix="fault")
+            self._faults.submit(run)
+        return dict(record)
+
+    def _storage_outage(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.s3.kind == "external":
+            raise VsbError("the object store is external: the platform cannot stop it")
+        record = {"kind": "storage_outage", "ts": time.time(), **params}
+
+        def outage() -> dict[str, Any]:
+            self.s3.stop()
+            if self._stopping.wait(params["duration_s"]):
+                return {"cut_short": "platform stopped"}
+            t0 = time.perf_counter()
+            self.s3.restart()
+            return {"restart_s": round(time.perf_counter() - t0, 3)}
+
+        return self._fault_thread(record, outage)
+
+    def _gateway_restart(self, params: dict[str, Any]) -> dict[str, Any]:
+        old = self.gateway
+        assert old is not None, "platform not started"
+        record = {"kind": "gateway_restart", "ts": time.time(), **params}
+
+        def restart() -> dict[str, Any]:
+            time.sleep(0.2)  # the answer to the request that asked for this leaves first
+            deployments, namespaces = list(old.deployments.values()), set(old.namespaces)
+            stopped = sum(len(p.live()) for p in old.pools.values())
+            old.stop_thread(reason="gateway_restart")  # its replicas stop and are recorded
+            if self._stopping.wait(params["down_s"]):
+                return {"cut_short": "platform stopped"}
+            new = self._new_gateway(port=old.port).start_in_thread()
+            new.call(new.restore, deployments, namespaces)
+            self.gateway = new
+            return {"replicas_stopped": stopped, "functions": len(deployments)}
+
+        return self._fault_thread(record, restart)
 
     def default_image(self, function: str) -> str:
         """What a deploy names when the caller gives no image: a label for process replicas;
@@ -141,6 +206,10 @@ class EmbeddedPlatform:
         return out
 
     def stop(self) -> None:
+        with self._fault_lock:  # a fault under way ends now (a restart it began, first)
+            self._stopping.set()
+            if self._faults is not None:
+                self._faults.shutdown(wait=True, cancel_futures=True)
         # The object store stops beside the replicas (each takes about a second), not after
         # them: nothing is left to store once the platform goes down.
         s3_stop = threading.Thread(target=self.s3.stop, name="s3-stop")

@@ -54,7 +54,9 @@ class PlatformLogs:
         self.replicas = EventLog(folder / "replicas.jsonl" if folder else None)
         self.invocations = EventLog(folder / "gateway_invocations.jsonl" if folder else None)
         self.async_calls = EventLog(folder / "async_calls.jsonl" if folder else None)
+        self.faults = EventLog(folder / "faults.jsonl" if folder else None)  # .faults
 
     def close(self) -> None:
-        for log in (self.scale_events, self.replicas, self.invocations, self.async_calls):
+        for log in (self.scale_events, self.replicas, self.invocations, self.async_calls,
+                    self.faults):
             log.close()

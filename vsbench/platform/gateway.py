@@ -27,6 +27,7 @@ from .async_invoke import AsyncInvoker
 from .auth import BasicAuth
 from .deployment import DEFAULT_NAMESPACE, Deployment, key_of
 from .events import PlatformLogs
+from .faults import FaultRoutes
 from .gateway_system import SystemRoutes, error
 from .metrics import GatewayMetrics
 from .policy import ENV_MAX_INFLIGHT
@@ -53,7 +54,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
 
-class Gateway(SystemRoutes):
+class Gateway(SystemRoutes, FaultRoutes):
     def __init__(self, provider, logs: PlatformLogs | None = None,
                  auth: BasicAuth | None = None, host: str = "127.0.0.1", port: int = 0,
                  enforce_memory: bool = True, secrets_dir: Path | None = None):
@@ -70,6 +71,7 @@ class Gateway(SystemRoutes):
         self.metrics = GatewayMetrics()
         self.started_at = time.time()
         self.asyncq = AsyncInvoker(self)
+        self.fault_hooks: dict = {}  # storage_outage, gateway_restart: the platform's (.faults)
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         # Call ids join the gateway's log with the replicas' telemetry (unique per gateway).
         self._call_prefix = f"c{int(time.time()):x}-"
@@ -94,6 +96,7 @@ class Gateway(SystemRoutes):
         r.add_post("/async-function/{name}", self.asyncq.handle)
         r.add_post("/async-function/{name}/{tail:.*}", self.asyncq.handle)
         self.add_system_routes(r)
+        self.add_fault_routes(r)
         r.add_get("/healthz", self.healthz)
         r.add_get("/metrics", self.prometheus)
         r.add_get("/openapi.yaml", self.openapi)
@@ -277,12 +280,21 @@ class Gateway(SystemRoutes):
         self._reconciler = asyncio.get_running_loop().create_task(self._reconcile_forever())
         self.asyncq.start()
 
-    async def stop(self) -> None:
+    async def restore(self, deployments: list[Deployment], namespaces: set[str]) -> None:
+        """Deploy what a previous gateway on this address had (after a restart)."""
+        self.namespaces |= namespaces
+        for dep in deployments:
+            self.deployments[dep.key] = dep
+            factory = await asyncio.to_thread(self.make_factory, dep)
+            self.pools[dep.key] = self.make_pool(dep, factory)
+            self.pools[dep.key].reconcile()
+
+    async def stop(self, reason: str = "platform_down") -> None:
         if self._reconciler:
             self._reconciler.cancel()
         await self.asyncq.stop()
         # All at once: a container takes most of a second to stop and be removed.
-        await asyncio.gather(*(pool.close("platform_down") for pool in self.pools.values()))
+        await asyncio.gather(*(pool.close(reason) for pool in self.pools.values()))
         self.pools.clear()
         if self._runner:
             await self._runner.cleanup()
@@ -318,11 +330,11 @@ class Gateway(SystemRoutes):
         """Run ``coro_fn(*args)`` on the gateway's loop from another thread."""
         return asyncio.run_coroutine_threadsafe(coro_fn(*args), self._loop).result(timeout)
 
-    def stop_thread(self) -> None:
+    def stop_thread(self, reason: str = "platform_down") -> None:
         if self._loop is None:
             return
         try:
-            asyncio.run_coroutine_threadsafe(self.stop(), self._loop).result(60)
+            asyncio.run_coroutine_threadsafe(self.stop(reason), self._loop).result(60)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)

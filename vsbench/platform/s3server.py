@@ -168,11 +168,27 @@ class S3Server:
         self.credentials.write(root / "credentials.yaml")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port(self.host)
+        self._launch(root, data, timeout_s)
+        return self
+
+    def restart(self, timeout_s: float = 60.0) -> S3Server:
+        """Start the stopped server again on the same address with the same credentials and
+        data (an outage's end: what was stored before it is still there)."""
+        if self.kind == "external":
+            raise VsbError("the object store is external: the platform cannot stop or "
+                           "restart it (storage_outage needs server: seaweedfs or minio)")
+        ports = self._ports  # the same internal ports too: weed's volumes keep their address
+        self.stop()
+        root = self.state_dir / "s3"
+        self._launch(root, root / "data", timeout_s, ports)
+        return self
+
+    def _launch(self, root: Path, data: Path, timeout_s: float,
+                ports: seaweedfs.SeaweedPorts | None = None) -> None:
         if self.kind == "seaweedfs":
-            self._start_seaweedfs(root, data, timeout_s)
+            self._start_seaweedfs(root, data, timeout_s, ports)
         else:
             self._start_minio(data, timeout_s)
-        return self
 
     def _spawn(self, cmd: list[str], env: dict[str, str], cwd: Path) -> float:
         log = open(self.log_file, "ab")
@@ -196,9 +212,10 @@ class S3Server:
         self.startup_s = time.perf_counter() - t0
         return headers
 
-    def _start_seaweedfs(self, root: Path, data: Path, timeout_s: float) -> None:
+    def _start_seaweedfs(self, root: Path, data: Path, timeout_s: float,
+                         ports: seaweedfs.SeaweedPorts | None = None) -> None:
         binary = seaweedfs.weed_binary()
-        ports = seaweedfs.SeaweedPorts.allocate(self.host, self.port)
+        ports = ports or seaweedfs.SeaweedPorts.allocate(self.host, self.port)
         s3_config = seaweedfs.write_identities(root / "identities.json", self.credentials)
         # cwd: weed reads master.toml and friends from ".", so run it where there are none.
         t0 = self._spawn(seaweedfs.mini_command(binary, data, s3_config, ports, self.host),

@@ -10,6 +10,11 @@ silently skipped. Every request ends with exactly one terminal status:
 - ``http_error``: the platform failed it (queue timeout, replica died, connection refused…);
 - ``timeout``: no answer within ``request_timeout_s`` (or by the end of the run);
 - ``dropped``: never sent (``max_outstanding`` reached).
+
+With ``retries`` > 0 a request the platform answered 429, 502 or 503 (or whose connection
+was refused) is sent again after a backoff (``Retry-After`` when given), as OpenFaaS's
+clients do, within its ``request_timeout_s``; ``attempts`` counts the POSTs, and latency
+still runs from the scheduled time.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ import aiohttp
 
 TERMINAL = ("ok", "app_error", "http_error", "timeout", "dropped")
 # Error kinds the gateway itself answers with (the application never saw the request).
-GATEWAY_KINDS = frozenset({"queue_timeout", "unavailable", "replica_failed", "not_found",
-                           "unauthorized"})
+GATEWAY_KINDS = frozenset({"queue_timeout", "queue_full", "unavailable", "replica_failed",
+                           "not_found", "unauthorized"})
 SPIN_S = 0.002  # the last stretch before a send is spun (yielding), not slept: timer slack
+RETRY_STATUS = frozenset({429, 502, 503})  # answers OpenFaaS clients retry (and no connection)
+RETRY_BASE_S, RETRY_MAX_S = 0.5, 5.0  # backoff before retry n: 0.5 · 2^(n-1) s, at most 5 s
 
 
 @dataclass
@@ -47,6 +54,7 @@ class RequestRecord:
     send_lag_ms: float | None = None  # sent - scheduled (schedule adherence)
     cold: bool | None = None  # the gateway's X-Vsb-Cold for the entry call
     replica_id: str | None = None
+    attempts: int = 0  # POSTs sent (more than 1: retried, SenderConfig.retries)
     outputs: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +70,7 @@ class SenderConfig:
     request_timeout_s: float = 300.0
     drain_timeout_s: float = 300.0  # after the last send, wait this long for answers
     lead_s: float = 0.2  # time between start() and offset 0
+    retries: int = 0  # retries of a 429/502/503 or refused connection (OpenFaaS clients')
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -80,8 +89,10 @@ def classify(status: int, body: Any) -> tuple[str, str | None]:
 
 class OpenLoopSender:
     def __init__(self, cfg: SenderConfig, body_for: Callable[[RequestRecord], dict],
-                 progress: Callable[[int, int, int], None] | None = None):
+                 progress: Callable[[int, int, int], None] | None = None,
+                 on_start: Callable[[float], None] | None = None):
         self.cfg = cfg
+        self.on_start = on_start  # called with the epoch time of offset 0
         self.body_for = body_for
         self.progress = progress
         self.outstanding = 0
@@ -92,27 +103,16 @@ class OpenLoopSender:
         sent_mono = time.perf_counter()
         rec.sent_ts = time.time()
         rec.send_lag_ms = (sent_mono - sched_mono) * 1000
-        headers = {"X-Vsb-Request-Id": rec.request_id, **self.cfg.headers}
+        deadline = sent_mono + self.cfg.request_timeout_s
         try:
-            async with session.post(self.cfg.url, json=self.body_for(rec), headers=headers,
-                                    timeout=aiohttp.ClientTimeout(
-                                        total=self.cfg.request_timeout_s)) as resp:
-                raw = await resp.read()
-                rec.http_status = resp.status
-                rec.cold = resp.headers.get("X-Vsb-Cold") == "1" if "X-Vsb-Cold" in \
-                    resp.headers else None
-                rec.replica_id = resp.headers.get("X-Vsb-Replica")
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
-            rec.status, rec.reason = classify(rec.http_status, body)
-            if rec.status == "ok":
-                rec.outputs = body["outputs"]
-        except TimeoutError:
-            rec.status, rec.reason = "timeout", f"no answer within {self.cfg.request_timeout_s:g} s"
-        except (aiohttp.ClientError, OSError) as exc:
-            rec.status, rec.reason = "http_error", f"{type(exc).__name__}: {exc}"
+            while True:
+                rec.attempts += 1
+                wait = await self._attempt(session, rec, deadline)
+                if wait is None or rec.attempts > self.cfg.retries:
+                    break
+                if time.perf_counter() + wait >= deadline:
+                    break
+                await asyncio.sleep(wait)
         except asyncio.CancelledError:
             rec.status, rec.reason = "timeout", "still outstanding when the run ended"
         end_mono = time.perf_counter()
@@ -122,6 +122,45 @@ class OpenLoopSender:
         self.outstanding -= 1
         self.done += 1
 
+    async def _attempt(self, session: aiohttp.ClientSession, rec: RequestRecord,
+                       deadline: float) -> float | None:
+        """One POST; fills in the terminal status. Returns how long to wait before trying
+        again when the answer is one an OpenFaaS client retries (429, 502, 503, or no
+        connection), else None."""
+        headers = {"X-Vsb-Request-Id": rec.request_id, **self.cfg.headers}
+        left = max(0.001, deadline - time.perf_counter())
+        retry_after = None
+        try:
+            async with session.post(self.cfg.url, json=self.body_for(rec), headers=headers,
+                                    timeout=aiohttp.ClientTimeout(total=left)) as resp:
+                raw = await resp.read()
+                rec.http_status = resp.status
+                rec.cold = resp.headers.get("X-Vsb-Cold") == "1" if "X-Vsb-Cold" in \
+                    resp.headers else None
+                rec.replica_id = resp.headers.get("X-Vsb-Replica")
+                retry_after = resp.headers.get("Retry-After")
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+            rec.status, rec.reason = classify(rec.http_status, body)
+            if rec.status == "ok":
+                rec.outputs = body["outputs"]
+                return None
+            if rec.status != "http_error" or rec.http_status not in RETRY_STATUS:
+                return None
+        except TimeoutError:
+            rec.status, rec.reason = "timeout", f"no answer within {self.cfg.request_timeout_s:g} s"
+            return None
+        except (aiohttp.ClientError, OSError) as exc:
+            rec.http_status = None
+            rec.status, rec.reason = "http_error", f"{type(exc).__name__}: {exc}"
+        backoff = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (rec.attempts - 1))
+        try:
+            return min(RETRY_MAX_S, float(retry_after)) if retry_after else backoff
+        except ValueError:
+            return backoff
+
     async def run(self, records: list[RequestRecord]) -> list[RequestRecord]:
         """Send every record at its ``scheduled_offset_s``; fill in its terminal status."""
         # perf_counter, not loop.time(): uvloop's clock ticks in whole milliseconds.
@@ -130,6 +169,8 @@ class OpenLoopSender:
         wall0 = time.time() + self.cfg.lead_s
         for rec in records:
             rec.scheduled_ts = wall0 + rec.scheduled_offset_s
+        if self.on_start:
+            self.on_start(wall0)
         tasks: list[asyncio.Task] = []
         connector = aiohttp.TCPConnector(limit=0, force_close=False)
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -160,13 +201,14 @@ class OpenLoopSender:
 
 def run_open_loop(cfg: SenderConfig, records: list[RequestRecord],
                   body_for: Callable[[RequestRecord], dict],
-                  progress: Callable[[int, int, int], None] | None = None
-                  ) -> list[RequestRecord]:
+                  progress: Callable[[int, int, int], None] | None = None,
+                  on_start: Callable[[float], None] | None = None) -> list[RequestRecord]:
     """Run the sender on its own event loop (uvloop when installed)."""
     from ..platform.gateway import new_event_loop
 
     loop = new_event_loop()
     try:
-        return loop.run_until_complete(OpenLoopSender(cfg, body_for, progress).run(records))
+        sender = OpenLoopSender(cfg, body_for, progress, on_start)
+        return loop.run_until_complete(sender.run(records))
     finally:
         loop.close()
