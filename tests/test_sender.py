@@ -42,6 +42,10 @@ class Fake:
                     if sum(1 for r, _ in fake.arrivals if r == rid) == 1:
                         status, out = 502, {"error": {"kind": "replica_failed",
                                                       "message": "replica died"}}
+                elif kind == "store":  # the application's retryable 503 (store down), then ok
+                    if sum(1 for r, _ in fake.arrivals if r == rid) == 1:
+                        status, out = 503, {"error": {"kind": "storage_unavailable",
+                                                      "message": "down", "retryable": True}}
                 elif kind == "full":  # always 429, with Retry-After
                     status, out = 429, {"error": {"kind": "queue_full", "message": "full"}}
                 data = b"not json" if kind == "badjson" else json.dumps(out).encode()
@@ -125,14 +129,16 @@ def test_classify(status, body, expected):
 @pytest.mark.parametrize("retries", [0, 2])
 def test_retries_of_a_502_and_a_429_within_the_budget(fake, retries):
     recs = [RequestRecord(0, "r-flaky", 0.0, 0.0), RequestRecord(1, "r-full", 0.0, 0.0),
-            RequestRecord(2, "r-app", 0.0, 0.0)]
+            RequestRecord(2, "r-app", 0.0, 0.0), RequestRecord(3, "r-store", 0.0, 0.0)]
     cfg = SenderConfig(fake.url, request_timeout_s=10, retries=retries)
     run_open_loop(cfg, recs, lambda r: {"request_id": r.request_id})
-    flaky, full, app = recs
+    flaky, full, app, store = recs
     if retries:
         assert (flaky.status, flaky.attempts) == ("ok", 2)
+        assert (store.status, store.attempts) == ("ok", 2)
     else:
         assert (flaky.status, flaky.attempts, flaky.http_status) == ("http_error", 1, 502)
+        assert (store.status, store.attempts, store.http_status) == ("app_error", 1, 503)
     assert (full.status, full.attempts, full.http_status) == ("http_error", 1 + retries, 429)
     assert (app.status, app.attempts) == ("app_error", 1)  # the application's: not retried
     assert sum(1 for r, _ in fake.arrivals if r == "r-full") == 1 + retries

@@ -32,7 +32,7 @@ from .archive import (
     write_archive,
 )
 from .errors import VsbError
-from .faults import FaultInjector, fault_tables, parse_faults, plan_faults
+from .faults import FaultInjector, fault_tables, faults_for, parse_faults, plan_faults
 from .platform.storage import StorageConfig
 from .provenance import provenance
 from .sampler import SystemSampler
@@ -266,7 +266,8 @@ class Experiment:
                     for i, off in enumerate(self.schedule.offsets)]
         sampler = SystemSampler().start()
         progress = Progress(len(measured), self.tag)
-        injector = FaultInjector(admin, plan_faults(parse_faults(settings["faults"]),
+        injector = FaultInjector(admin, plan_faults(faults_for(settings["faults"],
+                                                               self.spec.workload),
                                                     self.schedule.spec.duration_s
                                                     or self.schedule.duration()),
                                  seed=self.spec.rep)

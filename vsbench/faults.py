@@ -2,7 +2,8 @@
 runs, recorded by the platform (``events/faults.jsonl``), archived as ``faults.parquet`` and
 joined to the requests they hit.
 
-Each entry of ``experiment.faults`` is one of::
+``experiment.faults`` is a list (the faults of every run) or a mapping from workload name to
+a list (the faults of that workload's runs). Each entry is one of::
 
     {kind: kill_replica, every_s: T, times: N, start_s: S, function: F, busy: true}
     {kind: storage_outage, at_s: t, duration_s: D}
@@ -59,50 +60,64 @@ def _number(entry: dict, name: str, where: str, minimum: float = 0.0,
     return value
 
 
-def parse_faults(raw: Any) -> list[FaultSpec]:
-    """``experiment.faults`` as specs; one clear VsbError for anything malformed."""
-    if raw in (None, []):
+def faults_for(raw: Any, workload: str) -> list[FaultSpec]:
+    """The faults of a run of ``workload``: ``experiment.faults`` is a list (every run) or
+    a mapping from workload name to a list (runs of the workloads it names; others none)."""
+    if isinstance(raw, dict):
+        return parse_faults(raw.get(workload), f"experiment.faults.{workload}")
+    return parse_faults(raw)
+
+
+def parse_faults(raw: Any, where: str = "experiment.faults") -> list[FaultSpec]:
+    """A list of faults as specs; one clear VsbError for anything malformed. A mapping
+    (workload name → list) is checked whole and gives no spec of its own."""
+    if raw in (None, [], {}):
+        return []
+    if isinstance(raw, dict) and where == "experiment.faults":
+        for workload, entries in raw.items():
+            parse_faults(entries, f"experiment.faults.{workload}")
         return []
     if not isinstance(raw, list):
-        raise VsbError("config experiment.faults: expected a list of faults, e.g. "
-                       "[{kind: kill_replica, every_s: 5}]")
+        raise VsbError(f"config {where}: expected a list of faults, e.g. "
+                       "[{kind: kill_replica, every_s: 5}], or a mapping from workload "
+                       "name to such a list")
     specs = []
     for i, entry in enumerate(raw):
-        where = f"config experiment.faults[{i}]"
+        where_i = f"config {where}[{i}]"
         if not isinstance(entry, dict) or entry.get("kind") not in KINDS:
-            raise VsbError(f"{where}: each fault needs 'kind', one of {', '.join(KINDS)}")
+            raise VsbError(f"{where_i}: each fault needs 'kind', one of {', '.join(KINDS)}")
         kind = entry["kind"]
         unknown = sorted(set(entry) - FIELDS[kind] - {"kind"})
         if unknown:
-            raise VsbError(f"{where}: unknown keys {unknown} for {kind}; known: "
+            raise VsbError(f"{where_i}: unknown keys {unknown} for {kind}; known: "
                            f"{sorted(FIELDS[kind])}")
         args: dict[str, Any] = {"kind": kind}
         for name in ("every_s", "start_s", "at_s"):
             if name in entry:
-                args[name] = float(_number(entry, name, where))
+                args[name] = float(_number(entry, name, where_i))
         if "times" in entry:
-            args["times"] = _number(entry, "times", where, 1, integer=True)
+            args["times"] = _number(entry, "times", where_i, 1, integer=True)
         for name in ("duration_s", "down_s"):
             if name in entry:
-                args[name] = float(_number(entry, name, where))
+                args[name] = float(_number(entry, name, where_i))
         if "function" in entry:
             if not isinstance(entry["function"], str) or not entry["function"]:
-                raise VsbError(f"{where}: 'function' must be a function name")
+                raise VsbError(f"{where_i}: 'function' must be a function name")
             args["function"] = entry["function"]
         if "busy" in entry:
             if not isinstance(entry["busy"], bool):
-                raise VsbError(f"{where}: 'busy' must be true or false")
+                raise VsbError(f"{where_i}: 'busy' must be true or false")
             args["busy"] = entry["busy"]
         if kind == "kill_replica":
             if "every_s" not in args and "times" not in args:
-                raise VsbError(f"{where}: kill_replica needs 'every_s' or 'times'")
+                raise VsbError(f"{where_i}: kill_replica needs 'every_s' or 'times'")
             if args.get("every_s") == 0:
-                raise VsbError(f"{where}: 'every_s' must be more than 0")
+                raise VsbError(f"{where_i}: 'every_s' must be more than 0")
         else:
             if "at_s" not in args:
-                raise VsbError(f"{where}: {kind} needs 'at_s' (seconds into the workload)")
+                raise VsbError(f"{where_i}: {kind} needs 'at_s' (seconds into the workload)")
             if kind == "storage_outage" and "duration_s" not in args:
-                raise VsbError(f"{where}: storage_outage needs 'duration_s'")
+                raise VsbError(f"{where_i}: storage_outage needs 'duration_s'")
         specs.append(FaultSpec(**args))
     return specs
 

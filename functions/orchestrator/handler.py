@@ -50,10 +50,13 @@ def handle(ctx: InvocationContext) -> dict:
                              ctx.put_json)
     except StageFailed as exc:
         status = "timeout" if exc.kind == "timeout" else "app_error"
-        state.save(status=status, error={"stage": exc.function, "kind": exc.kind,
-                                         "message": str(exc)},
-                   calls=[r.to_dict() for r in client.records],
-                   timings=timings(client, 0.0))
+        try:
+            state.save(status=status, error={"stage": exc.function, "kind": exc.kind,
+                                             "message": str(exc)},
+                       calls=[r.to_dict() for r in client.records],
+                       timings=timings(client, 0.0))
+        except StageError:
+            pass  # the store is down too (an outage): the stage's failure is the answer
         http = exc.status if exc.status in (400, 422, 501) else 502
         if exc.kind == "timeout":
             http = 504

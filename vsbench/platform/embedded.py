@@ -148,9 +148,9 @@ class EmbeddedPlatform:
         if self.s3.kind == "external":
             raise VsbError("the object store is external: the platform cannot stop it")
         record = {"kind": "storage_outage", "ts": time.time(), **params}
+        self.s3.stop()  # down before the answer: the caller's next request finds it down
 
         def outage() -> dict[str, Any]:
-            self.s3.stop()
             if self._stopping.wait(params["duration_s"]):
                 return {"cut_short": "platform stopped"}
             t0 = time.perf_counter()

@@ -11,10 +11,11 @@ silently skipped. Every request ends with exactly one terminal status:
 - ``timeout``: no answer within ``request_timeout_s`` (or by the end of the run);
 - ``dropped``: never sent (``max_outstanding`` reached).
 
-With ``retries`` > 0 a request the platform answered 429, 502 or 503 (or whose connection
-was refused) is sent again after a backoff (``Retry-After`` when given), as OpenFaaS's
-clients do, within its ``request_timeout_s``; ``attempts`` counts the POSTs, and latency
-still runs from the scheduled time.
+With ``retries`` > 0 a request the platform answered 429, 502 or 503 (or the application
+did, marking it ``retryable``; or whose connection was refused) is sent again after a
+backoff (``Retry-After`` when given), as OpenFaaS's clients do, within its
+``request_timeout_s``; ``attempts`` counts the POSTs, and latency still runs from the
+scheduled time.
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ class OpenLoopSender:
     async def _attempt(self, session: aiohttp.ClientSession, rec: RequestRecord,
                        deadline: float) -> float | None:
         """One POST; fills in the terminal status. Returns how long to wait before trying
-        again when the answer is one an OpenFaaS client retries (429, 502, 503, or no
-        connection), else None."""
+        again when the answer is one an OpenFaaS client retries (429, 502, 503 from the
+        platform, or one the application marks ``retryable``; no connection), else None."""
         headers = {"X-Vsb-Request-Id": rec.request_id, **self.cfg.headers}
         left = max(0.001, deadline - time.perf_counter())
         retry_after = None
@@ -147,7 +148,10 @@ class OpenLoopSender:
             if rec.status == "ok":
                 rec.outputs = body["outputs"]
                 return None
-            if rec.status != "http_error" or rec.http_status not in RETRY_STATUS:
+            err = body.get("error") if isinstance(body, dict) else None
+            says_retry = isinstance(err, dict) and err.get("retryable") is True
+            if rec.http_status not in RETRY_STATUS or not (
+                    rec.status == "http_error" or says_retry):
                 return None
         except TimeoutError:
             rec.status, rec.reason = "timeout", f"no answer within {self.cfg.request_timeout_s:g} s"
