@@ -56,7 +56,7 @@ def run_stage(store, tmp_path):
     from functions.runtime.telemetry import InvocationMeter
 
     def _run(function: str, inputs: dict, config: dict | None = None,
-             request_id: str = "test-req") -> tuple[dict, InvocationContext]:
+             request_id: str = "stage-test") -> tuple[dict, InvocationContext]:
         mod = load_handler(function)
         if function not in _initialised and hasattr(mod, "init"):
             mod.init({})

@@ -53,3 +53,25 @@ def test_process_prints_result_json(corpus_dir, tmp_path):
     assert result["status"] == "ok" and result["matches"][0]["clip"] == cup
     assert set(result) >= {"request_id", "status", "video", "clips", "matches", "timings"}
     assert set(result["clips"][0]) >= {"index", "start_s", "end_s", "transcript", "frames"}
+
+
+def test_limits_odd_names_and_bad_config_are_one_clear_line(corpus_dir, tmp_path):
+    odd = tmp_path / "my vidéo (1); $(touch x) 'n'.mp4"  # spaces, unicode, shell syntax
+    odd.write_bytes((corpus_dir / "short.mp4").read_bytes())
+    cases = [
+        (["process", str(odd), "--max-duration-s", "1"], [str(odd), "more than the limit of 1 s",
+                                                          "--max-duration-s"]),
+        (["process", str(odd), "--max-mb", "0.001"], [str(odd), "MB is more than the limit",
+                                                      "--max-mb"]),
+        (["process", str(tmp_path)], [str(tmp_path), "not a regular file"]),
+        (["process", str(odd), "--config", "{max_parallel_clips: 2"], ["--config is not JSON"]),
+        (["process", str(odd), "--config", "[1, 2]"], ["--config must be a JSON object"]),
+        (["process", str(odd), "--config", '{"stages": 5}'], ["'stages' must be an object"]),
+    ]
+    for args, words in cases:
+        proc = _vsbench(*args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode != 0 and len(lines) == 1, (args, proc.stderr)
+        assert all(w in lines[0] for w in words), (words, lines[0])
+        assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not (tmp_path / "x").exists() and odd.exists()  # nothing ran, nothing was lost

@@ -84,7 +84,8 @@ def test_workdirs_are_private_per_invocation():
 
 
 def test_replica_process_routes_and_lifecycle(s3, store, tmp_path):
-    uri = store.put_json([{"index": 0, "transcript": "a cat", "frames": []}], "t/clips.json")
+    uri = store.put_json([{"index": 0, "transcript": "a cat", "frames": []}],
+                         "uploads/t/clips.json")
     rep = ProcessReplica("search", "search-t", s3.settings().to_env(), tmp_path)
     rep.start()
     try:

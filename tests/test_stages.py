@@ -232,3 +232,31 @@ def test_librosa_refuses_unknown_edges(run_stage, split):
 
     with pytest.raises(BadEnvelope, match="edges"):
         run_stage("librosa", {"audio": split["audio"]}, {"edges": "bogus"})
+
+
+@pytest.mark.parametrize("uri, words", [
+    ("s3://elsewhere/uploads/t/sample.mp4", "stages read only from their platform's bucket"),
+    ("s3://vsbench/uploads/t/../../requests/x/secret", "'..' segment"),
+    ("s3://vsbench/uploads//t/sample.mp4", "empty, '.' or '..' segment"),
+    ("s3://vsbench/requests/someone-else/ffmpeg-0/audio.wav", "belongs to another request"),
+    ("s3://vsbench/private/keys.txt", "outside this request's objects"),
+])
+def test_input_keys_that_leave_the_requests_prefix_are_refused(run_stage, sample, uri, words):
+    with pytest.raises(BadInput) as err:
+        run_stage("ffmpeg-0", {"video": uri})
+    assert words in str(err.value) and err.value.status == 422
+    with pytest.raises(BadInput):  # the same rule for every stage that reads an input
+        run_stage("search", {"clips": uri})
+
+
+def test_input_limits_refuse_before_work(run_stage, sample):
+    with pytest.raises(BadInput, match=r"more than the limit of 0.001 MB \(config max_input_mb"):
+        run_stage("ffmpeg-0", {"video": sample["uri"]}, {"max_input_mb": 0.001})
+    with pytest.raises(BadInput, match=r"more than the limit of 2 s \(config max_duration_s\)"):
+        run_stage("ffmpeg-0", {"video": sample["uri"]}, {"max_duration_s": 2})
+
+
+def test_odd_object_names_are_processed(run_stage, sample, store):
+    odd = store.put_file(sample["path"], "uploads/t/my vidéo (1); $(rm -rf x) 'n'.MP4")
+    out, _ = run_stage("ffmpeg-0", {"video": odd})
+    assert out["info"]["has_audio"] is True and out["video"].startswith("s3://vsbench/requests/")

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from functions.runtime.media import MAX_DURATION_S, MAX_INPUT_MB
+
 from .errors import VsbError
 
 
@@ -75,8 +77,15 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
 def _cmd_process(args: argparse.Namespace) -> int:
     from .process import process_video
 
-    config = json.loads(args.config) if args.config else None
-    result = process_video(Path(args.video), query=args.query, config=config)
+    try:
+        config = json.loads(args.config) if args.config else None
+    except ValueError as exc:
+        raise VsbError(f"--config is not JSON ({exc}); give an object, e.g. "
+                       "'{\"max_parallel_clips\": 2}'") from None
+    if config is not None and not isinstance(config, dict):
+        raise VsbError("--config must be a JSON object, e.g. '{\"max_parallel_clips\": 2}'")
+    result = process_video(Path(args.video), query=args.query, config=config,
+                           max_mb=args.max_mb, max_duration_s=args.max_duration_s)
     text = json.dumps(result, indent=2)
     if args.out:
         out = Path(args.out)
@@ -344,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--query", default="", help="what to search for, e.g. 'cat'")
     s.add_argument("--out", help="also write the result JSON to this file")
     s.add_argument("--config", help="JSON object of orchestrator config overrides")
+    s.add_argument("--max-mb", type=float, default=MAX_INPUT_MB,
+                   help=f"refuse a larger file (default {MAX_INPUT_MB:g})")
+    s.add_argument("--max-duration-s", type=float, default=MAX_DURATION_S,
+                   help=f"refuse a longer video (default {MAX_DURATION_S:g})")
     s.set_defaults(func=_cmd_process)
 
     s = sub.add_parser("platform", help="the embedded platform (gateway + S3) in the background")

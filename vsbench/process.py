@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from functions.runtime.media import ffmpeg_exe
+from functions.runtime.media import MAX_DURATION_S, MAX_INPUT_MB, ffmpeg_exe
 from functions.runtime.mediainfo import probe
 from functions.runtime.telemetry import ToolError, run_tool
 
@@ -21,20 +21,29 @@ def new_request_id() -> str:
     return time.strftime("req-%Y%m%dT%H%M%S-", time.gmtime()) + secrets.token_hex(3)
 
 
-def validate_video(path: Path) -> None:
-    """Refuse what is not a whole, decodable video, with one line naming the file."""
+def validate_video(path: Path, max_mb: float = MAX_INPUT_MB,
+                   max_duration_s: float = MAX_DURATION_S) -> None:
+    """Refuse what is not a whole, decodable video within the limits, with one line naming
+    the file."""
     if not path.exists():
         raise VsbError(f"{path}: no such file; give the path of a video file")
     if not path.is_file():
         raise VsbError(f"{path}: not a regular file; give the path of a video file")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise VsbError(f"{path}: file is empty; give a video file (MP4, MKV, WebM...)")
+    if size / 2**20 > max_mb:
+        raise VsbError(f"{path}: {size / 2**20:.0f} MB is more than the limit of {max_mb:g} MB;"
+                       " raise it with --max-mb")
     try:
         info = probe(path)
     except ValueError as exc:
         raise VsbError(f"{path}: not a video ({exc})") from None
     if not info.has_video:
         raise VsbError(f"{path}: has no video stream (audio-only?); give a video file")
+    if info.duration_s and info.duration_s > max_duration_s:
+        raise VsbError(f"{path}: {info.duration_s:.0f} s long, more than the limit of "
+                       f"{max_duration_s:g} s; raise it with --max-duration-s")
     try:
         # Decode everything once: a truncated or corrupt file fails here, not mid-pipeline.
         run = run_tool([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path),
@@ -79,9 +88,11 @@ def run_orchestrator(gateway_url: str, store, video: Path, query: str,
 
 
 def process_video(video: Path, query: str = "", config: dict[str, Any] | None = None,
-                  state_dir: Path | None = None, regime: str = "warm") -> dict:
+                  state_dir: Path | None = None, regime: str = "warm",
+                  max_mb: float = MAX_INPUT_MB, max_duration_s: float = MAX_DURATION_S) -> dict:
     """Run one request: on the running platform if there is one, else on a temporary one
-    deployed under ``regime`` (from config/config.yaml) and torn down afterwards."""
+    deployed under ``regime`` (from config/config.yaml) and torn down afterwards. The limits
+    are checked here and passed to ffmpeg-0, which checks them too."""
     from functions.runtime.claimcheck import ClaimCheckStore
 
     from .platform.daemon import read_state
@@ -89,7 +100,14 @@ def process_video(video: Path, query: str = "", config: dict[str, Any] | None = 
     from .platform.storage import StorageConfig, settings_from_state
     from .regimes import load_config, resolve_regime
 
-    validate_video(video)
+    validate_video(video, max_mb, max_duration_s)
+    config = dict(config or {})
+    if not isinstance(config.get("stages") or {}, dict):
+        raise VsbError("--config: 'stages' must be an object of per-stage config")
+    stages = dict(config.get("stages") or {})
+    stages["ffmpeg-0"] = {"max_input_mb": max_mb, "max_duration_s": max_duration_s,
+                          **(stages.get("ffmpeg-0") or {})}
+    config["stages"] = stages
     state = read_state(state_dir)
     if state:
         store = ClaimCheckStore(settings_from_state(state))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from functions.runtime.context import InvocationContext
 from functions.runtime.errors import BadInput
-from functions.runtime.media import ffmpeg_exe
+from functions.runtime.media import MAX_DURATION_S, MAX_INPUT_MB, ffmpeg_exe
 
 
 def init(config: dict) -> None:
@@ -22,11 +22,20 @@ def handle(ctx: InvocationContext) -> dict:
 
     uri = ctx.input("video", str)
     name = Path(uri).name or "input"
+    max_mb = float(ctx.cfg("max_input_mb", MAX_INPUT_MB, float))
+    max_s = float(ctx.cfg("max_duration_s", MAX_DURATION_S, float))
+    size_mb = ctx.input_size(uri) / 2**20
+    if size_mb > max_mb:
+        raise BadInput(f"{name}: {size_mb:.0f} MB is more than the limit of {max_mb:g} MB "
+                       "(config max_input_mb)")
     src = ctx.fetch(uri, "input" + (Path(name).suffix or ".mp4"))
     try:
         info = probe(src)
     except ValueError as exc:
         raise BadInput(f"{name}: {exc}") from exc
+    if info.duration_s and info.duration_s > max_s:
+        raise BadInput(f"{name}: {info.duration_s:.0f} s long, more than the limit of "
+                       f"{max_s:g} s (config max_duration_s)")
     if not info.has_video:
         raise BadInput(f"{name}: no video stream (audio-only or not a video)")
     if not info.duration_s or info.duration_s <= 0:

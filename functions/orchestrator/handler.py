@@ -46,8 +46,8 @@ def handle(ctx: InvocationContext) -> dict:
     )
     state = RequestState(ctx.request_id, lambda doc: ctx.put_json(doc, "state.json"))
     try:
-        result = run_request(client, ctx.request_id, ctx.input("video", str), ctx.config, state,
-                             ctx.put_json)
+        video = ctx.checked_uri(ctx.input("video", str))  # a bad key fails here, not a stage
+        result = run_request(client, ctx.request_id, video, ctx.config, state, ctx.put_json)
     except StageFailed as exc:
         status = "timeout" if exc.kind == "timeout" else "app_error"
         try:

@@ -98,6 +98,32 @@ def artifact_key(request_id: str, stage: str, name: str) -> str:
     return f"requests/{request_id}/{stage}/{name}"
 
 
+UPLOAD_PREFIXES = ("uploads/", "inputs/")  # where clients put what requests read
+
+
+def check_input_key(uri: str, bucket: str, request_id: str) -> tuple[str, str]:
+    """(bucket, key) of an input a stage of ``request_id`` may read: in its platform's
+    bucket, with no empty, ``.`` or ``..`` segment, under its own request's objects
+    (``requests/{request_id}/``) or the upload prefixes. Anything else is a
+    :class:`BadInput` saying which rule it broke."""
+    got, key = parse_uri(uri)
+    if got != bucket:
+        raise BadInput(f"input {uri} is in bucket {got!r}; stages read only from their "
+                       f"platform's bucket {bucket!r}")
+    parts = key.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise BadInput(f"input {uri}: key {key!r} has an empty, '.' or '..' segment "
+                       "(it would leave the request's prefix)")
+    own = f"requests/{request_id}/"
+    if key.startswith("requests/") and not key.startswith(own):
+        raise BadInput(f"input {uri} belongs to another request; a stage reads only its "
+                       f"own request's objects ({own}) and uploads")
+    if not key.startswith((own, *UPLOAD_PREFIXES)):
+        raise BadInput(f"input {uri} is outside this request's objects ({own}) and the "
+                       f"upload prefixes ({', '.join(UPLOAD_PREFIXES)})")
+    return got, key
+
+
 @dataclass
 class StorageStats:
     """Storage time and bytes spent by one invocation."""
@@ -185,6 +211,14 @@ class ClaimCheckStore:
             stats.put_bytes += src.stat().st_size
             stats.puts += 1
         return self.uri(key)
+
+    def size(self, uri: str) -> int:
+        """The object's size in bytes (a HEAD request); a missing object is a BadInput."""
+        bucket, key = parse_uri(uri)
+        try:
+            return int(self._client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        except _transfer_errors() as exc:
+            raise _storage_error(exc, f"read {uri}") from exc
 
     def get_bytes(self, uri: str, stats: StorageStats | None = None) -> bytes:
         bucket, key = parse_uri(uri)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .claimcheck import ClaimCheckStore, StorageStats, artifact_key
+from .claimcheck import ClaimCheckStore, StorageStats, artifact_key, check_input_key
 from .envelope import Envelope
 from .errors import BadEnvelope, StageError
 from .telemetry import InvocationMeter, ToolError, ToolRun, run_tool
@@ -76,15 +76,24 @@ class InvocationContext:
     def key(self, name: str) -> str:
         return artifact_key(self.request_id, self.function, name)
 
+    def checked_uri(self, uri: Any) -> str:
+        """An input URI this request may read (:func:`.claimcheck.check_input_key`)."""
+        check_input_key(_uri(uri), self._store().bucket, self.request_id)
+        return uri
+
     def fetch(self, uri: str, filename: str | None = None) -> Path:
-        """Download an artifact into the work dir."""
-        _uri(uri)
+        """Download an artifact into the work dir (under its own name, or ``filename``)."""
+        self.checked_uri(uri)
         dest = self.workdir / (filename or Path(uri).name)
         dest.parent.mkdir(parents=True, exist_ok=True)
         return self._store().get_file(uri, dest, self.stats)
 
+    def input_size(self, uri: str) -> int:
+        """The size in bytes of an input this request may read, without downloading it."""
+        return self._store().size(self.checked_uri(uri))
+
     def fetch_json(self, uri: str) -> Any:
-        return self._store().get_json(_uri(uri), self.stats)
+        return self._store().get_json(self.checked_uri(uri), self.stats)
 
     def put_file(self, path: Path, name: str) -> str:
         return self._store().put_file(path, self.key(name), self.stats)

@@ -8,7 +8,12 @@ from pathlib import Path
 from .errors import BadInput
 from .mediainfo import ffmpeg_exe  # one definition, shared with the CLI
 
-__all__ = ["ffmpeg_exe", "safe_extract", "write_tar"]
+__all__ = ["ffmpeg_exe", "safe_extract", "write_tar", "MAX_DURATION_S", "MAX_INPUT_MB"]
+
+# Input limits (ffmpeg-0's config ``max_duration_s`` and ``max_input_mb``; ``vsbench process
+# --max-duration-s/--max-mb``): a video beyond them is refused before any work is done.
+MAX_DURATION_S = 3600.0
+MAX_INPUT_MB = 2048.0
 
 
 def write_tar(members: list[Path], dest: Path) -> Path:
