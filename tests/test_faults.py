@@ -176,3 +176,32 @@ def test_outage_under_way_when_the_platform_stops_leaves_no_server(tmp_path):
         p.stop()
     assert time.monotonic() - t0 < 20  # the outage's wait ends with the platform
     assert p.s3.proc is None
+
+
+def test_reliability_rows_in_the_report():
+    from vsbench.analysis.reliability import FAULT_EVENT_COLUMNS, RELIABILITY_COLUMNS
+    from vsbench.analysis.report_rq import fault_event_rows, reliability_rows
+
+    rel = pd.DataFrame([{
+        "platform": "embedded", "regime": "warm", "workload": "kills", "rep": 1,
+        "faults_injected": 24, "kills": 23, "storage_outages": 1, "gateway_restarts": 0,
+        "faults_missed": 1, "requests": 25, "ok": 24, "app_error": 1, "http_error": 0,
+        "timeout": 0, "dropped": 0, "ok_fraction": 0.96, "hit": 10, "hit_ok": 9,
+        "app_retries": 12, "sender_retries": 3, "p50_unhit_ms": 11000.0,
+        "p50_added_ms": 2500.0, "top_failure": "retries_exhausted: asr (×1)"}],
+        columns=RELIABILITY_COLUMNS)
+    [row] = reliability_rows(rel, multi=False)
+    assert row[:6] == ["warm", "kills", "1", "23 kills, 1 outages, 1 missed", "25", "96.0%"]
+    assert row[6:9] == ["1 / 0 / 0 / 0", "9/10", "12 + 3"]
+    ev = pd.DataFrame([
+        {"platform": "embedded", "regime": "warm", "workload": "kills", "rep": 1,
+         "fault_id": f"{k}-{i}", "kind": k, "outcome": o, "at_s": 5.0 * i, "lasted_s": 0.0,
+         "function": None, "replica_id": None, "hit": 1, "hit_ok": 1, "p50_added_ms": 10.0,
+         "error": None}
+        for i, (k, o) in enumerate([("kill_replica", "injected"), ("kill_replica", "missed"),
+                                    ("storage_outage", "injected")])],
+        columns=FAULT_EVENT_COLUMNS)
+    # injected kills are summed per run above; what lasted, and what missed, get a row
+    assert [r[3:5] for r in fault_event_rows(ev, multi=False)] == [
+        ["kill_replica", "missed"], ["storage_outage", "injected"]]
+    assert fault_event_rows(pd.DataFrame(), multi=False) == []
