@@ -43,6 +43,13 @@ up``) and prints the cluster's share, as the gateway's pod watch saw it.
 
     python bench/cold_start.py [--reps 3] [--functions noop,asr,...] [--host container]
     python bench/cold_start.py --platform kubernetes
+    python bench/cold_start.py --starter spawn,fork-server   # starters side by side
+
+``--starter`` measures each starter in turn (the ``fork-server`` template starts with the
+deployment, before the trigger, and its imports are not part of the cold start it serves),
+then prints them side by side: spawn→ready and the request's wait per starter, the ratios to
+``spawn``, and the memory each holds (the template's RSS: idle for as long as it lives, and a
+replica's).
 """
 
 from __future__ import annotations
@@ -123,6 +130,7 @@ def one_cold_start(platform, admin, fn: str, policy, rep: int, timeout_s: float)
     pool = platform.gateway.pools[fn]
     if pool.slots:
         raise RuntimeError(f"{fn}: {len(pool.slots)} replica(s) before the trigger")
+    template = getattr(pool.factory, "template", None)  # the fork-server starter's
     rid = f"cold-{fn}-{rep}"
     envelope = {"request_id": rid, "stage": fn, "inputs": {}, "config": {}}
     t0 = time.time()
@@ -131,7 +139,9 @@ def one_cold_start(platform, admin, fn: str, policy, rep: int, timeout_s: float)
                          timeout=max(timeout_s, ALL_FUNCTIONS[fn].timeout_s) + 30)
     client_ms = (time.time() - t0) * 1000
     row: dict = {"function": fn, "rep": rep, "status": resp.status_code,
-                 "client_ms": client_ms, "cold": resp.headers.get("X-Vsb-Cold")}
+                 "client_ms": client_ms, "cold": resp.headers.get("X-Vsb-Cold"),
+                 "template_mb": template.rss_mb() if template else 0.0,
+                 "template_ms": template.ready_ms if template else float("nan")}
     replica_id = resp.headers.get("X-Vsb-Replica")
     if "X-Vsb-Queue-Ms" in resp.headers:
         row["queue_ms"] = float(resp.headers["X-Vsb-Queue-Ms"])
@@ -162,6 +172,7 @@ def one_cold_start(platform, admin, fn: str, policy, rep: int, timeout_s: float)
         row["life"]["spawn_ts"] = replica.spawn_ts  # the scale call (pods share one template)
         row["pod"] = replica.lifecycle()
     row["provider_ready_ts"] = replica.ready_ts
+    row["replica_mb"] = replica.rss_mb()
     arrivals = platform.logs.invocations.where(function=fn, request_id=rid)
     if arrivals:
         row["arrival_ts"] = arrivals[-1]["ts"]
@@ -198,6 +209,8 @@ def derive(row: dict) -> dict:
         "arrival_spawn": ms(row.get("arrival_ts"), spawn),
     }
     d["added"] = d["queue"] - d["spawn_ready"]
+    d["template_mb"], d["template_ms"] = row["template_mb"], row["template_ms"]
+    d["replica_mb"] = row.get("replica_mb", float("nan"))
     d["ready_lease"] = d["added"] - d["arrival_spawn"]
     if row.get("pod"):  # Kubernetes: the cluster's share, as this process saw it
         k = row["pod"]
@@ -303,6 +316,9 @@ def main() -> int:
                     help="kubernetes: goal for what the platform adds (median)")
     ap.add_argument("--platform", choices=["embedded", "kubernetes"], default=None,
                     help="kubernetes = --host kubernetes (the gateway scaling Deployments)")
+    ap.add_argument("--starter", default="spawn",
+                    help="comma-separated starters to compare: spawn, fork-server "
+                         "(process host)")
     ap.add_argument("--k8s-ready", choices=["probe", "kubelet"], default="probe",
                     help="kubernetes: a pod is ready when the gateway's probe answers, or "
                          "only when the kubelet marks it Ready (its 1 s probe period)")
@@ -323,8 +339,13 @@ def main() -> int:
     if unknown:
         ap.error(f"unknown functions {unknown}; known: {', '.join(ALL_FUNCTIONS)}")
 
-    results: dict[str, list[dict]] = {}
-    raw: dict[str, list[dict]] = {}
+    from vsbench.platform.policy import STARTERS
+
+    starters = args.starter.split(",")
+    if set(starters) - set(STARTERS):
+        ap.error(f"unknown starters {sorted(set(starters) - set(STARTERS))}; known: "
+                 f"{', '.join(STARTERS)}")
+    by_starter: dict[str, tuple[dict, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="vsb-bench-") as tmp:
         with EmbeddedPlatform(Path(tmp) / "platform", host=args.host,
                               engine=args.engine) as platform:
@@ -335,11 +356,12 @@ def main() -> int:
                                         memory_mb=ALL_FUNCTIONS["noop"].memory_mb)
             for i in range(args.warmup):
                 one_cold_start(platform, admin, "noop", warm_policy, -1 - i, args.start_timeout)
-            for fn in names:
+            for starter, fn in ((st, fn) for st in starters for fn in names):
+                results, raw = by_starter.setdefault(starter, ({}, {}))
                 policy = ScalingPolicy(min_replicas=0, max_replicas=1, target_inflight=1,
                                        max_inflight=1, idle_timeout_s=None,
                                        queue_timeout_s=args.start_timeout,
-                                       memory_mb=ALL_FUNCTIONS[fn].memory_mb)
+                                       memory_mb=ALL_FUNCTIONS[fn].memory_mb, starter=starter)
                 for rep in range(args.reps):
                     row = one_cold_start(platform, admin, fn, policy, rep, args.start_timeout)
                     d = derive(row)
@@ -347,7 +369,8 @@ def main() -> int:
                     results.setdefault(fn, []).append(d)
                     err = f"  ({row['error']})" if row.get("error") else ""
                     if d:
-                        print(f"  {fn:<16} rep {rep}: HTTP {row['status']} cold={row['cold']} "
+                        print(f"  {starter:<11} {fn:<16} rep {rep}: HTTP {row['status']} "
+                              f"cold={row['cold']} "
                               f"queue {d['queue']:8.1f} ms  spawn->ready {d['spawn_ready']:8.1f}"
                               f" ms  added {d['added']:6.1f} ms{err}", flush=True)
                     else:
@@ -356,6 +379,44 @@ def main() -> int:
             oom = platform.logs.scale_events.where(reason="oom_killed")
             failed = platform.logs.scale_events.where(reason="start_failed")
 
+    for starter, (results, raw) in by_starter.items():
+        print(f"\n=== starter {starter} ===")
+        print_tables(names, results, raw, args)
+    if len(by_starter) > 1:
+        print_starters(names, by_starter)
+    if oom or failed:
+        print(f"WARNING: oom kills {oom}; failed starts {failed}")
+    return 0
+
+
+def print_starters(names: list[str], by_starter: dict) -> None:
+    """Per function: what each starter's cold start took, its ratio to spawn's, and the
+    memory it holds (the template's RSS, idle, and the replica's)."""
+    starters = list(by_starter)
+    print("\nstarters side by side, medians (ms; MB): spawn->ready and what the request "
+          "waited (queue), the ratio spawn / starter, the template's and a replica's RSS")
+    head = f"{'function':<16}"
+    for st in starters:
+        head += f"{st + ' ready':>20}{'queue':>9}"
+        if st != "spawn":
+            head += f"{'x ready':>9}{'x queue':>9}{'tmpl MB':>9}"
+        head += f"{'rep MB':>8}"
+    print(head)
+    for fn in names:
+        line = f"{fn:<16}"
+        base = [r for r in by_starter.get("spawn", ({}, {}))[0].get(fn, []) if r]
+        for st in starters:
+            rows = [r for r in by_starter[st][0].get(fn, []) if r]
+            ready, queue = med(rows, "spawn_ready"), med(rows, "queue")
+            line += f"{ready:>20.1f}{queue:>9.1f}"
+            if st != "spawn":
+                line += (f"{med(base, 'spawn_ready') / ready:>9.1f}"
+                         f"{med(base, 'queue') / queue:>9.1f}{med(rows, 'template_mb'):>9.0f}")
+            line += f"{med(rows, 'replica_mb'):>8.0f}"
+        print(line)
+
+
+def print_tables(names: list[str], results: dict, raw: dict, args) -> None:
     print(f"\ncold start per function, median of {args.reps} (ms)")
     cols = [("spawn->up", "spawn_up"), ("import", "import"), ("init", "init"),
             ("spawn->ready", "spawn_ready"), ("queue_ms", "queue"),
@@ -393,9 +454,6 @@ def main() -> int:
               f"{statistics.median(added):.1f} ms, max {worst:.1f} ms "
               f"[goal <= {args.goal_added_ms:g} ms: "
               f"{'met' if worst <= args.goal_added_ms else 'MISSED'}]")
-    if oom or failed:
-        print(f"WARNING: oom kills {oom}; failed starts {failed}")
-    return 0
 
 
 if __name__ == "__main__":

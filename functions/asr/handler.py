@@ -33,6 +33,12 @@ def _get_engine(name: str, options: dict):
         return _engines[key]
 
 
+# init() loads the pocketsphinx decoder (a C object; no thread, no socket): a fork server's
+# template may run it once, each forked replica decoding on its own copy.
+FORK_SAFE_INIT = True
+FORK_PRELOAD = ("pocketsphinx",)
+
+
 def init(config: dict) -> None:
     _defaults.update({k: v for k, v in config.items() if k in _defaults})
     _get_engine(_defaults["engine"], dict(_defaults["options"]))

@@ -30,6 +30,11 @@ GROW_DEFAULTS = {"floor_margin_db": 6.0, "floor_db": 60.0, "max_extend_s": 0.6,
                  "preroll_s": 0.1, "hangover_s": 0.15}
 
 
+# init() only imports librosa and loads numba's machine code (no thread, no socket): a fork
+# server's template may run it once for all its replicas (functions/runtime/zygote.py).
+FORK_SAFE_INIT = True
+
+
 def init(config: dict) -> None:
     # Importing librosa and running split once loads numba's cached machine code
     # (NUMBA_CACHE_DIR, warmed at build time): part of this function's cold start.

@@ -34,6 +34,10 @@ def _get_detector(model: str, score_threshold: float | None, nms_iou: float):
         return _detectors[key]
 
 
+# A fork server's template imports these; the ONNX session (thread pools) stays per replica.
+FORK_PRELOAD = ("cv2", "onnxruntime", "functions.object_detector.detector")
+
+
 def init(config: dict) -> None:
     _defaults.update({k: v for k, v in config.items() if k in _defaults})
     _get_detector(_defaults["model"], _defaults["score_threshold"], _defaults["nms_iou"])

@@ -57,8 +57,9 @@ class Replica:
         self.lifecycle = ReplicaLifecycle(replica_id=replica_id, function=function,
                                           pid=os.getpid())
 
-    def initialise(self, config: dict[str, Any]) -> None:
-        """Import the handler and run its ``init()``: the model-loading part of a cold start."""
+    def initialise(self, config: dict[str, Any], init_done: bool = False) -> None:
+        """Import the handler and run its ``init()``: the model-loading part of a cold start.
+        ``init_done``: a fork server's template already ran it (:mod:`.zygote`)."""
         from functions.registry import get_spec, load_handler
 
         t0 = time.perf_counter()
@@ -72,7 +73,7 @@ class Replica:
             self.lifecycle.import_ms = round((time.perf_counter() - t0) * 1000, 3)
             t1 = time.perf_counter()
             init = getattr(self.handler, "init", None)
-            if init is not None:
+            if init is not None and not init_done:
                 init(config)
             self.lifecycle.init_ms = round((time.perf_counter() - t1) * 1000, 3)
         except Exception as exc:  # a replica whose init failed stays up but never ready
@@ -201,8 +202,10 @@ class _Server(ThreadingHTTPServer):
 
 
 def serve(function: str, host: str = "127.0.0.1", port: int = 0,
-          replica_id: str | None = None, config: dict[str, Any] | None = None) -> None:
-    """Run one replica until SIGTERM/SIGINT."""
+          replica_id: str | None = None, config: dict[str, Any] | None = None,
+          init_done: bool = False) -> None:
+    """Run one replica until SIGTERM/SIGINT (``init_done``: forked from a template that
+    ran the handler's ``init()``)."""
     lifecycle_spawn = os.environ.get("VSB_SPAWN_TS")
     replica_id = replica_id or os.environ.get("VSB_REPLICA_ID") or (
         f"{function}-{socket.gethostname()}-{os.getpid()}")
@@ -226,11 +229,16 @@ def serve(function: str, host: str = "127.0.0.1", port: int = 0,
     if parent:
         threading.Thread(target=_exit_with_parent, args=(int(parent), server), daemon=True,
                          name="parent-watch").start()
+    platform = os.environ.get("VSB_PLATFORM_PID")  # a forked replica's platform: not its parent
+    if platform:
+        threading.Thread(target=_exit_when_gone, args=(int(platform), server), daemon=True,
+                         name="platform-watch").start()
     parent_lock = os.environ.get("VSB_PARENT_LOCK")
     if parent_lock:
         threading.Thread(target=_exit_when_unlocked, args=(parent_lock, server), daemon=True,
                          name="parent-lock-watch").start()
-    threading.Thread(target=replica.initialise, args=(config or {},), daemon=True).start()
+    threading.Thread(target=replica.initialise, args=(config or {}, init_done),
+                     daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.05)
     finally:
@@ -257,6 +265,19 @@ def process_start_ts() -> float | None:
 def _exit_with_parent(parent_pid: int, server: ThreadingHTTPServer) -> None:
     """Stop when the platform that started this replica is gone: no orphan replicas."""
     while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    server.shutdown()
+
+
+def _exit_when_gone(pid: int, server: ThreadingHTTPServer) -> None:
+    """Stop when process ``pid`` (the platform, which is not this replica's parent) ends."""
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            pass  # alive, another user's
         time.sleep(0.5)
     server.shutdown()
 

@@ -182,8 +182,9 @@ class Deployment:
     def same_replicas(self, other: Deployment) -> bool:
         """Whether running replicas still fit (else an update replaces them)."""
         return (self.image, self.env_process, self.env_vars, self.secrets,
-                self.read_only_root_fs) == (other.image, other.env_process, other.env_vars,
-                                            other.secrets, other.read_only_root_fs)
+                self.read_only_root_fs, self.policy.starter) == (
+                    other.image, other.env_process, other.env_vars, other.secrets,
+                    other.read_only_root_fs, other.policy.starter)
 
     def status(self, replicas: int, available: int, invocations: int,
                usage: dict[str, float] | None = None) -> dict[str, Any]:

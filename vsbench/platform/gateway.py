@@ -238,6 +238,10 @@ class Gateway(SystemRoutes, FaultRoutes):
     # --- making pools ----------------------------------------------------------------------
     def make_factory(self, dep: Deployment):
         """The provider's replica factory for ``dep`` (may import an image: off the loop)."""
+        starters = getattr(self.provider, "starters", ("spawn",))
+        if dep.policy.starter not in starters:
+            raise ValueError(f"the {self.provider.name} host starts replicas with "
+                             f"{' or '.join(starters)}, not {dep.policy.starter}")
         env = dict(dep.env_vars)
         env["VSB_MAX_INFLIGHT"] = str(dep.policy.max_inflight)  # the runtime enforces it too
         if dep.env_process:

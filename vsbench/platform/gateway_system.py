@@ -22,6 +22,7 @@ from aiohttp import web
 
 from .deployment import DEFAULT_NAMESPACE, Deployment, DeploymentError, function_key, key_of
 from .function_logs import entries, parse_since, replica_logs
+from .scaling import close_factory
 from .secrets import SecretStore
 
 INT64_MAX = 2**63 - 1
@@ -180,9 +181,11 @@ class SystemRoutes:
         pool.policy = dep.policy
         pool.labels = dep.labels
         if factory is not None:
-            pool.factory = factory
+            old_factory, pool.factory = pool.factory, factory
             pool.image = dep.image
             pool.replace_all()
+            # Replicas forked from an old template go on serving without it.
+            await close_factory(old_factory)
         else:
             pool.reconcile()
         return web.Response(status=200, text=f"updated {dep.service}")

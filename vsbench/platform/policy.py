@@ -16,7 +16,12 @@ idle_timeout_s     ``com.openfaas.scale.zero=true`` +         scale-to-zero rete
 queue_timeout_s    label ``vsbench.queue-timeout``            (activator timeout)
 memory_mb          ``limits.memory`` ("512Mi")                resources.limits.memory
 timeout_s          watchdog env ``exec_timeout``              ``timeoutSeconds``
+starter            label ``vsbench.starter`` (vsbench only)   (none)
 =================  =========================================  ==============================
+
+``starter`` is how a replica starts: ``spawn`` (a new interpreter, as a container start) or
+``fork-server`` (forked from a resident template that has done the imports:
+:mod:`.fork_server`, process host only).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ LABEL_TYPE = "com.openfaas.scale.type"
 LABEL_ZERO = "com.openfaas.scale.zero"
 LABEL_ZERO_DURATION = "com.openfaas.scale.zero-duration"
 LABEL_QUEUE_TIMEOUT = "vsbench.queue-timeout"
+LABEL_STARTER = "vsbench.starter"
+STARTERS = ("spawn", "fork-server")
 ENV_MAX_INFLIGHT = "max_inflight"
 ENV_EXEC_TIMEOUT = "exec_timeout"  # of-watchdog's per-call limit; the gateway applies it too
 
@@ -51,6 +58,7 @@ class ScalingPolicy:
     max_queue: int = 1000  # waiting requests beyond this get a 429 (Retry-After) at once
     memory_mb: int = 256  # billed by the cost model; enforced by the RSS watchdog
     timeout_s: float = 60.0  # longest one call may take before the gateway answers 504
+    starter: str = "spawn"  # how a replica starts: STARTERS
 
     def validate(self) -> ScalingPolicy:
         if self.min_replicas < 0:
@@ -72,6 +80,9 @@ class ScalingPolicy:
             raise PolicyError(f"memory_mb must be >= 1, got {self.memory_mb}")
         if self.timeout_s <= 0:
             raise PolicyError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if self.starter not in STARTERS:
+            raise PolicyError(f"starter must be one of {', '.join(STARTERS)}, got "
+                              f"{self.starter!r}")
         return self
 
     @classmethod
@@ -99,6 +110,8 @@ class ScalingPolicy:
         }
         if self.idle_timeout_s is not None:
             lab[LABEL_ZERO_DURATION] = f"{self.idle_timeout_s:g}s"
+        if self.starter != "spawn":
+            lab[LABEL_STARTER] = self.starter
         return {
             "service": name,
             "image": image,
@@ -140,6 +153,8 @@ class ScalingPolicy:
                 p.timeout_s = get(env, ENV_EXEC_TIMEOUT, parse_duration)
             if LABEL_QUEUE_TIMEOUT in labels:
                 p.queue_timeout_s = get(labels, LABEL_QUEUE_TIMEOUT, parse_duration)
+            if LABEL_STARTER in labels:
+                p.starter = str(labels[LABEL_STARTER])
             mem = (body.get("limits") or {}).get("memory")
             if mem:
                 where = "limits.memory"

@@ -79,13 +79,29 @@ class ProcessProvider:
     name = "process"
     enforces_memory = False  # the pool's RSS watchdog does
     namespaces = True  # any namespace: it is part of the function's key, nothing more
+    starters = ("spawn", "fork-server")
 
     def factory(self, function: str, env: dict[str, str], image: str = "",
                 policy: ScalingPolicy | None = None, secrets: list[tuple[Path, str]] = (),
                 read_only: bool = False) -> ReplicaFactory:
         """``image`` names the build (vsbench/<fn>:<fingerprint>); processes run this tree:
-        the function runtime (``python -m functions.runtime``) serving ``function``."""
+        the function runtime (``python -m functions.runtime``) serving ``function``. With
+        the ``fork-server`` starter, a template is started now (off the request path) and
+        replicas are forked from it; the factory's ``close()`` stops it, ``template`` is it."""
         merged = {**self.base_env, **env}
+        if policy is not None and policy.starter == "fork-server":
+            from .fork_server import ForkedReplica, ForkServer
+
+            server = ForkServer(function, merged, self.log_dir / "templates").start()
+
+            def fork(replica_id: str, policy: ScalingPolicy) -> ForkedReplica:
+                rep = ForkedReplica(function, replica_id, merged, self.log_dir)
+                rep.server = server
+                return rep
+
+            fork.close = server.stop
+            fork.template = server
+            return fork
 
         def make(replica_id: str, policy: ScalingPolicy) -> ProcessReplica:
             return ProcessReplica(function, replica_id, merged, self.log_dir)

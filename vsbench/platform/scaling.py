@@ -408,6 +408,7 @@ class ScalingPool:
                 self._stop_slot(slot, reason)
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await close_factory(self.factory)
 
     def replace_all(self) -> None:
         """After an update: new replicas get the new config; old ones stop when idle."""
@@ -442,3 +443,10 @@ class ScalingPool:
                         "backoff_s": round(self.backoff.remaining(time.monotonic()), 3),
                         "last_start_error": self.backoff.last_error},
         }
+
+
+async def close_factory(factory) -> None:
+    """Stop what a replica factory keeps running (a fork server's template), if anything."""
+    close = getattr(factory, "close", None)
+    if close is not None:
+        await asyncio.to_thread(close)
