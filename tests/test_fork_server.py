@@ -57,6 +57,34 @@ def test_forked_replicas_serve_and_leave_nothing_behind(platform):
         assert int(f.read().rsplit(")", 1)[1].split()[1]) == template.proc.pid  # its child
     platform.admin().remove("noop")
     wait_for(lambda: not rep.alive() and not template.alive(), what="replica and template gone")
+    # the template is billed: a replica record with role template, never busy
+    [rec] = [r for r in platform.logs.replicas.records
+             if r["function"] == "noop" and r.get("role") == "template"
+             and r["pid"] == template.proc.pid]
+    assert rec["stop_reason"] == "removed" and rec["busy_s"] == 0 and rec["served"] == 0
+    assert rec["alive_s"] > 0 and rec["memory_mb"] == 256 and rec["peak_rss_mb"] > 5
+
+
+def test_templates_are_charged_as_idle_memory_and_left_out_of_counts():
+    import pandas as pd
+
+    from vsbench.analysis.cost import run_cost
+    from vsbench.archive import INVOCATION_COLUMNS, build_replicas, serving_replicas
+
+    pool_log = [
+        {"function": "asr", "replica_id": "asr-template-9", "role": "template",
+         "spawn_ts": 100.0, "ready_ts": 101.0, "stop_ts": 150.0,
+         "stop_reason": "platform_down", "memory_mb": 1024, "served": 0, "busy_s": 0.0},
+        {"function": "asr", "replica_id": "asr-0", "spawn_ts": 110.0, "ready_ts": 110.2,
+         "stop_ts": 150.0, "stop_reason": "platform_down", "memory_mb": 1024,
+         "idle_timeout_s": None, "min_replicas": 1, "served": 0, "busy_s": 0.0}]
+    reps = build_replicas(pool_log, [], pd.DataFrame(columns=INVOCATION_COLUMNS), (105.0, 145.0))
+    tmpl = reps[reps["role"] == "template"].iloc[0]
+    assert tmpl["end_kind"] == "window" and tmpl["alive_s"] == 40.0  # the window, as a replica
+    assert list(serving_replicas(reps)["replica_id"]) == ["asr-0"]
+    cost = run_cost(pd.DataFrame(columns=["request_id", "status", "warmup"]),
+                    pd.DataFrame(columns=INVOCATION_COLUMNS), reps)
+    assert cost.idle_gb_s == pytest.approx((40.0 + 35.0) * 1.0)  # both, at 1 GB
 
 
 def test_template_death_fails_the_start_it_served_and_is_replaced(tmp_path):

@@ -44,10 +44,11 @@ REPLICA_COLUMNS = [
     "start_call_ts", "process_start_ts", "runtime_up_ts", "init_done_ts", "ready_ts", "stop_ts",
     "stop_reason", "import_ms", "init_ms", "served", "peak_rss_mb", "alive_s", "busy_s",
     "alive_total_s", "busy_total_s", "pod", "scheduled_ts", "probe_ready_ts",
-    "kubelet_ready_ts", "last_active_ts", "end_ts", "end_kind", "tail_s"]
+    "kubelet_ready_ts", "last_active_ts", "end_ts", "end_kind", "tail_s", "role"]
 # How a replica's alive time ends (see keepalive_ends)
 END_KINDS = ("stopped", "keepalive", "window")
 SHUTDOWN_REASON = "platform_down"  # the pool's stop reason when the platform goes down
+TEMPLATE = "template"  # replica role of a fork server's template (billed, never serves)
 
 
 # The run-folder layout below a results folder: the one definition (Snakemake's experiment
@@ -158,6 +159,8 @@ def keepalive_ends(pool_log: list[dict], hi: float) -> dict[str, tuple[float, st
     for p in pool_log:
         if p.get("stop_ts") is not None and p.get("stop_reason") != SHUTDOWN_REASON:
             ends[p["replica_id"]] = (float(p["stop_ts"]), "stopped")
+        elif p.get("role") == TEMPLATE:  # lives with its deployment: to the window's end
+            ends[p["replica_id"]] = (hi, "window")
         else:
             running.setdefault(p["function"], []).append(p)
     for reps in running.values():
@@ -216,8 +219,16 @@ def build_replicas(pool_log: list[dict], lifecycles: list[dict], invocations: pd
             "kubelet_ready_ts": p.get("kubelet_ready_ts"),
             "last_active_ts": p.get("last_active_ts"), "end_ts": end, "end_kind": kind,
             "tail_s": max(0.0, end - max(hi, begin)),
+            "role": p.get("role", "replica"),
         })
     return _frame(rows, REPLICA_COLUMNS)
+
+
+def serving_replicas(replicas: pd.DataFrame) -> pd.DataFrame:
+    """The replicas that served (or could serve) calls: fork-server templates left out."""
+    if "role" not in replicas:
+        return replicas
+    return replicas[replicas["role"].fillna("replica") != TEMPLATE]
 
 
 @dataclass

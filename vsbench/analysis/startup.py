@@ -24,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..archive import serving_replicas
+
 COMPONENTS = ["provision_ms", "engine_create_ms", "engine_start_ms", "runtime_up_ms",
               "import_ms", "init_ms", "ready_ms"]
 STARTUP_COLUMNS = ["platform", "function", "replicas", *COMPONENTS, "other_ms"]
@@ -60,7 +62,7 @@ def startup_table(runs: list[Any], function_order: dict[str, int] | None = None
     and the provider hearing of it, and anything unmeasured)."""
     frames = []
     for run in runs:
-        comp = replica_components(run.archive["replicas"])
+        comp = replica_components(serving_replicas(run.archive["replicas"]))
         comp.insert(0, "platform", run.platform)
         frames.append(comp)
     if not frames or all(f.empty for f in frames):

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..archive import serving_replicas
 from ..study import is_sweep
 from ..workload.sender import TERMINAL as STATUSES
 from .comparisons import COMPARISON_COLUMNS, comparisons_table, ok_latencies
@@ -209,7 +210,7 @@ def _runs_table(runs: list[Run], measured: dict[int, tuple]) -> pd.DataFrame:
             "platform": r.platform, "regime": r.regime, "workload": r.workload, "rep": r.rep,
             "scheduled": int(summary.get("scheduled", len(req))),
             **{s: int(counts.get(s, 0)) for s in STATUSES},
-            "invocations": len(inv), "replicas": len(r.archive["replicas"]),
+            "invocations": len(inv), "replicas": len(serving_replicas(r.archive["replicas"])),
             "cold_requests": int(ok["cold_any"].sum()),
             "cold_request_fraction": _div(float(ok["cold_any"].sum()), len(ok)),
             "cold_orchestrator_fraction": _div(float(ok["cold_orch"].sum()), len(ok)),
@@ -259,9 +260,9 @@ def _cold_table(groups, measured, forder: dict[str, int]) -> pd.DataFrame:
     for (platform, regime, workload), runs in groups.items():
         inv = pd.concat([measured[id(r)][1] for r in runs], ignore_index=True)
         n_req = sum(len(measured[id(r)][0]) for r in runs)
-        reps = pd.concat([r.archive["replicas"].assign(_lo=(r.provenance.get("window")
-                                                             or [-math.inf])[0])
-                          for r in runs], ignore_index=True)
+        reps = pd.concat([serving_replicas(r.archive["replicas"]).assign(
+            _lo=(r.provenance.get("window") or [-math.inf])[0]) for r in runs],
+            ignore_index=True)
         pols = runs[0].policies
         funcs = set(inv["function"].dropna()) | set(reps["function"].dropna())
         for f in sorted(funcs, key=lambda f: (forder.get(f, len(forder)), f)):

@@ -46,6 +46,9 @@ class ForkServer:
         self.init_in_template = False
         self.started_ts: float | None = None
         self.restarts = 0
+        # Each template that ran (a dead one is replaced): pid, started_ts, ready_ts, ended_ts,
+        # end ("died", or the stop's reason), peak_rss_mb; the pool bills them as idle memory.
+        self.instances: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def alive(self) -> bool:
@@ -59,6 +62,7 @@ class ForkServer:
             if self.proc is not None:
                 self.restarts += 1
                 self.proc.wait()
+                self._ended("died")
             self.state_dir.mkdir(parents=True, exist_ok=True)
             env = {**os.environ, **function_env(), **self.env}
             self.started_ts = time.time()
@@ -76,7 +80,20 @@ class ForkServer:
             parts = line.split()
             self.ready_ms = float(parts[1])
             self.init_in_template = parts[2] == "1"
+            self.instances.append({"pid": self.proc.pid, "started_ts": self.started_ts,
+                                   "ready_ts": time.time(), "ended_ts": None, "end": None,
+                                   "peak_rss_mb": self.rss_mb()})
             return self
+
+    def _ended(self, how: str) -> None:
+        if self.instances and self.instances[-1]["ended_ts"] is None:
+            self.instances[-1].update(ended_ts=time.time(), end=how)
+
+    def sample_rss(self) -> None:
+        """Keep the running template's peak RSS (the pool calls this as it samples replicas)."""
+        if self.instances and self.alive():
+            last = self.instances[-1]
+            last["peak_rss_mb"] = max(last["peak_rss_mb"], self.rss_mb())
 
     def fork(self, replica_id: str, env: dict[str, str], log: Path) -> tuple[int, int]:
         """A new replica: (its pid, the read end of its stdout). Raises VsbError when the
@@ -129,9 +146,11 @@ class ForkServer:
         except (psutil.Error, AttributeError):
             return 0.0
 
-    def stop(self, grace_s: float = 5.0) -> None:
+    def stop(self, grace_s: float = 5.0, reason: str = "stopped") -> None:
         if self.proc is None:
             return
+        self.sample_rss()
+        self._ended(reason if self.proc.poll() is None else "died")
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -22,7 +22,6 @@ from aiohttp import web
 
 from .deployment import DEFAULT_NAMESPACE, Deployment, DeploymentError, function_key, key_of
 from .function_logs import entries, parse_since, replica_logs
-from .scaling import close_factory
 from .secrets import SecretStore
 
 INT64_MAX = 2**63 - 1
@@ -185,7 +184,7 @@ class SystemRoutes:
             pool.image = dep.image
             pool.replace_all()
             # Replicas forked from an old template go on serving without it.
-            await close_factory(old_factory)
+            await pool.retire_factory(old_factory, "replaced")
         else:
             pool.reconcile()
         return web.Response(status=200, text=f"updated {dep.service}")

@@ -99,7 +99,7 @@ class ProcessProvider:
                 rep.server = server
                 return rep
 
-            fork.close = server.stop
+            fork.close = lambda reason="stopped": server.stop(reason=reason)
             fork.template = server
             return fork
 

@@ -387,6 +387,9 @@ class ScalingPool:
                         "function": self.function, "reason": "oom_killed",
                         "replica": slot.replica.replica_id, "rss_mb": round(rss, 1),
                         "limit_mb": self.policy.memory_mb})
+        template = getattr(self.factory, "template", None)
+        if sample_memory and template is not None:
+            template.sample_rss()
         idle_timeout = self.policy.idle_timeout_s
         if idle_timeout is not None and not self.waiters:
             for slot in sorted(self.ready(), key=lambda s: s.last_active):
@@ -408,7 +411,25 @@ class ScalingPool:
                 self._stop_slot(slot, reason)
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        await close_factory(self.factory)
+        await self.retire_factory(self.factory, reason)
+
+    async def retire_factory(self, factory, reason: str) -> None:
+        """Stop what ``factory`` keeps running (a fork server's template) and record each
+        template it ran as a replica with ``role: template``: alive, never busy, so billed
+        as idle memory at the function's memory limit, with its measured peak RSS."""
+        template = getattr(factory, "template", None)
+        await close_factory(factory, reason)
+        for t in getattr(template, "instances", ()):
+            end = t["ended_ts"] or time.time()
+            self.logs.replicas.write({
+                "function": self.function, "replica_id": f"{self.function}-template-{t['pid']}",
+                "role": "template", "pid": t["pid"], "spawn_ts": t["started_ts"],
+                "ready_ts": t["ready_ts"], "stop_ts": end,
+                "stop_reason": reason if t["end"] in (None, reason) else t["end"],
+                "served": 0, "busy_s": 0.0, "alive_s": round(end - t["started_ts"], 6),
+                "memory_mb": self.policy.memory_mb, "last_active_ts": None,
+                "idle_timeout_s": None, "min_replicas": self.policy.min_replicas,
+                "peak_rss_mb": round(t["peak_rss_mb"], 1), "host": "process"})
 
     def replace_all(self) -> None:
         """After an update: new replicas get the new config; old ones stop when idle."""
@@ -445,8 +466,8 @@ class ScalingPool:
         }
 
 
-async def close_factory(factory) -> None:
+async def close_factory(factory, reason: str = "stopped") -> None:
     """Stop what a replica factory keeps running (a fork server's template), if anything."""
     close = getattr(factory, "close", None)
     if close is not None:
-        await asyncio.to_thread(close)
+        await asyncio.to_thread(close, reason=reason)
