@@ -98,3 +98,17 @@ def test_single_table_rerun_and_report(study):
                       "results/quick/snakemake-report.html")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (study / "results" / "quick" / "snakemake-report.html").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name, experiments", [
+    ("full.yaml", 160), ("faults.yaml", 3), ("starters.yaml", 12)])
+def test_shipped_studies_validate_and_plan(tmp_path, name, experiments):
+    """Each shipped study passes the schema and plans the runs its comments promise."""
+    for part in WORKFLOW:
+        src = REPO / part
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / part)
+    proc = _snakemake(tmp_path, "-n", "--configfile", f"config/{name}", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    counts = dict(line.split()[:2] for line in proc.stdout.splitlines()
+                  if line.split()[:1] == ["experiment"] and len(line.split()) >= 2)
+    assert counts == {"experiment": str(experiments)}, proc.stdout[-2000:]
