@@ -138,6 +138,22 @@ class ForkServer:
             return False
         return True
 
+    def replica_records(self, reason: str) -> list[dict[str, Any]]:
+        """Each template that ran, as a replica record with ``role: template``: alive from
+        its start to its end, never busy, so the cost model bills it as idle memory at the
+        function's limit (the pool adds function and memory), its peak RSS beside it."""
+        out = []
+        for t in self.instances:
+            end = t["ended_ts"] or time.time()
+            out.append({
+                "replica_id": f"{self.function}-template-{t['pid']}", "role": "template",
+                "pid": t["pid"], "spawn_ts": t["started_ts"], "ready_ts": t["ready_ts"],
+                "stop_ts": end, "stop_reason": reason if t["end"] in (None, reason)
+                else t["end"], "served": 0, "busy_s": 0.0,
+                "alive_s": round(end - t["started_ts"], 6), "last_active_ts": None,
+                "idle_timeout_s": None, "peak_rss_mb": round(t["peak_rss_mb"], 1)})
+        return out
+
     def rss_mb(self) -> float:
         import psutil
 

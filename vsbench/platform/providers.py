@@ -100,6 +100,7 @@ class ProcessProvider:
                 return rep
 
             fork.close = lambda reason="stopped": server.stop(reason=reason)
+            fork.records = server.replica_records  # billed by the pool (.scaling)
             fork.template = server
             return fork
 

@@ -414,22 +414,14 @@ class ScalingPool:
         await self.retire_factory(self.factory, reason)
 
     async def retire_factory(self, factory, reason: str) -> None:
-        """Stop what ``factory`` keeps running (a fork server's template) and record each
-        template it ran as a replica with ``role: template``: alive, never busy, so billed
-        as idle memory at the function's memory limit, with its measured peak RSS."""
-        template = getattr(factory, "template", None)
+        """Stop what ``factory`` keeps running (a fork server's template) and record what it
+        says ran, as replicas that never served (billed as idle memory)."""
+        records = getattr(factory, "records", None)
         await close_factory(factory, reason)
-        for t in getattr(template, "instances", ()):
-            end = t["ended_ts"] or time.time()
-            self.logs.replicas.write({
-                "function": self.function, "replica_id": f"{self.function}-template-{t['pid']}",
-                "role": "template", "pid": t["pid"], "spawn_ts": t["started_ts"],
-                "ready_ts": t["ready_ts"], "stop_ts": end,
-                "stop_reason": reason if t["end"] in (None, reason) else t["end"],
-                "served": 0, "busy_s": 0.0, "alive_s": round(end - t["started_ts"], 6),
-                "memory_mb": self.policy.memory_mb, "last_active_ts": None,
-                "idle_timeout_s": None, "min_replicas": self.policy.min_replicas,
-                "peak_rss_mb": round(t["peak_rss_mb"], 1), "host": "process"})
+        for rec in records(reason) if records else ():
+            self.logs.replicas.write({"function": self.function, "host": "process",
+                                      "memory_mb": self.policy.memory_mb,
+                                      "min_replicas": self.policy.min_replicas, **rec})
 
     def replace_all(self) -> None:
         """After an update: new replicas get the new config; old ones stop when idle."""
