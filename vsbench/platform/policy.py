@@ -17,11 +17,13 @@ queue_timeout_s    label ``vsbench.queue-timeout``            (activator timeout
 memory_mb          ``limits.memory`` ("512Mi")                resources.limits.memory
 timeout_s          watchdog env ``exec_timeout``              ``timeoutSeconds``
 starter            label ``vsbench.starter`` (vsbench only)   (none)
+prewarm            label ``vsbench.prewarm`` (vsbench only)   (none)
 =================  =========================================  ==============================
 
-``starter`` is how a replica starts: ``spawn`` (a new interpreter, as a container start) or
+``starter`` is how a replica starts: ``spawn`` (a new interpreter, as a container start),
 ``fork-server`` (forked from a resident template that has done the imports:
-:mod:`.fork_server`, process host only).
+:mod:`.fork_server`, process host only) or ``prewarm`` (``prewarm`` spare replicas started
+ahead of demand and handed out when one is needed: :mod:`.prewarm`, every host).
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ LABEL_ZERO = "com.openfaas.scale.zero"
 LABEL_ZERO_DURATION = "com.openfaas.scale.zero-duration"
 LABEL_QUEUE_TIMEOUT = "vsbench.queue-timeout"
 LABEL_STARTER = "vsbench.starter"
-STARTERS = ("spawn", "fork-server")
+LABEL_PREWARM = "vsbench.prewarm"
+STARTERS = ("spawn", "fork-server", "prewarm")
+POOL_STARTERS = ("spawn", "prewarm")  # every host has these (the pool does the prewarming)
 ENV_MAX_INFLIGHT = "max_inflight"
 ENV_EXEC_TIMEOUT = "exec_timeout"  # of-watchdog's per-call limit; the gateway applies it too
 
@@ -59,6 +63,7 @@ class ScalingPolicy:
     memory_mb: int = 256  # billed by the cost model; enforced by the RSS watchdog
     timeout_s: float = 60.0  # longest one call may take before the gateway answers 504
     starter: str = "spawn"  # how a replica starts: STARTERS
+    prewarm: int = 1  # starter prewarm: spare replicas kept started and unassigned
 
     def validate(self) -> ScalingPolicy:
         if self.min_replicas < 0:
@@ -83,6 +88,9 @@ class ScalingPolicy:
         if self.starter not in STARTERS:
             raise PolicyError(f"starter must be one of {', '.join(STARTERS)}, got "
                               f"{self.starter!r}")
+        if self.prewarm < (1 if self.starter == "prewarm" else 0):
+            raise PolicyError(f"prewarm (spare replicas) must be >= 1 with starter prewarm, "
+                              f"and >= 0, got {self.prewarm}")
         return self
 
     @classmethod
@@ -112,6 +120,8 @@ class ScalingPolicy:
             lab[LABEL_ZERO_DURATION] = f"{self.idle_timeout_s:g}s"
         if self.starter != "spawn":
             lab[LABEL_STARTER] = self.starter
+        if self.starter == "prewarm":
+            lab[LABEL_PREWARM] = str(self.prewarm)
         return {
             "service": name,
             "image": image,
@@ -155,6 +165,8 @@ class ScalingPolicy:
                 p.queue_timeout_s = get(labels, LABEL_QUEUE_TIMEOUT, parse_duration)
             if LABEL_STARTER in labels:
                 p.starter = str(labels[LABEL_STARTER])
+            if LABEL_PREWARM in labels:
+                p.prewarm = get(labels, LABEL_PREWARM, int)
             mem = (body.get("limits") or {}).get("memory")
             if mem:
                 where = "limits.memory"

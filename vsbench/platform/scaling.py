@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from .events import PlatformLogs
 from .policy import ScalingPolicy
+from .prewarm import SparesMixin
 
 
 class Replica(Protocol):
@@ -112,6 +113,7 @@ class Slot:
     ready_mono: float | None = None
     draining: bool = False  # stop when idle (replaced by an update)
     peak_rss_mb: float = 0.0  # highest sampled RSS (replica + its tool processes)
+    prewarmed: bool = False  # started as a spare (.prewarm)
 
     def busy_begin(self, now: float) -> None:
         if self.inflight == 0:
@@ -148,7 +150,7 @@ class _Waiter:
     since: float = field(default_factory=time.monotonic)
 
 
-class ScalingPool:
+class ScalingPool(SparesMixin):
     def __init__(self, function: str, policy: ScalingPolicy, factory: ReplicaFactory,
                  logs: PlatformLogs, image: str = "", labels: dict[str, str] | None = None,
                  start_timeout_s: float = 120.0, enforce_memory: bool = True):
@@ -161,6 +163,7 @@ class ScalingPool:
         self.start_timeout_s = start_timeout_s
         self.enforce_memory = enforce_memory
         self.slots: list[Slot] = []
+        self.spares: list[Slot] = []  # the prewarm starter's, not yet handed out (.prewarm)
         self.waiters: deque[_Waiter] = deque()
         self.invocations = 0
         self.cold_starts = 0
@@ -280,6 +283,11 @@ class ScalingPool:
                 self._start_slot()
 
     def _start_slot(self) -> Slot:
+        spare = self._take_spare()
+        if spare is not None:  # prewarm: already started (or under way); replaced at once
+            self.slots.append(spare)
+            self._replenish()
+            return spare
         rid = f"{self.function}-{next(self._ids)}"
         slot = Slot(self.factory(rid, self.policy), started_mono=time.monotonic())
         self.slots.append(slot)
@@ -300,7 +308,8 @@ class ScalingPool:
                 return
             before = len(self.live())
             slot.state = "dead"
-            self.slots.remove(slot)
+            if not self._forget_spare(slot):
+                self.slots.remove(slot)
             delay = self.backoff.failed(str(exc), time.monotonic())
             self._event(before, len(self.live()), "start_failed", error=str(exc),
                         replica=slot.replica.replica_id, failures=self.backoff.failures,
@@ -340,7 +349,8 @@ class ScalingPool:
             "last_active_ts": time.time() - (now - slot.last_active) if slot.last_active
             else None, "idle_timeout_s": self.policy.idle_timeout_s,
             "min_replicas": self.policy.min_replicas,
-            "peak_rss_mb": round(slot.peak_rss_mb, 1), **rep.lifecycle(), **extra,
+            "peak_rss_mb": round(slot.peak_rss_mb, 1), **rep.lifecycle(),
+            **({"role": "prewarm"} if slot.prewarmed else {}), **extra,
         })
 
     async def scale_to(self, replicas: int, reason: str = "manual") -> int:
@@ -400,6 +410,7 @@ class ScalingPool:
         for slot in self.ready():
             if slot.draining and slot.inflight == 0:
                 self._stop_slot(slot, "replaced")
+        self._reconcile_spares(sample_memory)
         self._autoscale()
         self._dispatch()
 
@@ -409,6 +420,8 @@ class ScalingPool:
         for slot in list(self.slots):
             if slot.state in ("starting", "ready"):
                 self._stop_slot(slot, reason)
+        for slot in list(self.spares):
+            self._stop_spare(slot, reason)
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.retire_factory(self.factory, reason)
@@ -427,6 +440,8 @@ class ScalingPool:
         """After an update: new replicas get the new config; old ones stop when idle."""
         for slot in self.live():
             slot.draining = True
+        for slot in list(self.spares):  # spares of the old config: new ones replace them
+            self._stop_spare(slot, "replaced")
         self.backoff.succeeded()  # the new image or env may well start
         self.reconcile()
 
