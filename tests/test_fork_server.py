@@ -122,7 +122,7 @@ def test_template_death_fails_the_start_it_served_and_is_replaced(tmp_path):
 def test_a_host_without_the_starter_refuses_the_deployment(platform, monkeypatch):
     monkeypatch.setattr(platform.provider, "starters", ("spawn",), raising=False)
     pol = ScalingPolicy(starter="fork-server").validate()
-    with pytest.raises(VsbError, match="starts replicas with spawn or prewarm, not fork-server"):
+    with pytest.raises(VsbError, match="starts replicas with spawn, not fork-server"):
         platform.admin().deploy("noop", pol, "vsbench/noop:test")
 
 

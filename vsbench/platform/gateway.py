@@ -30,7 +30,7 @@ from .events import PlatformLogs
 from .faults import FaultRoutes
 from .gateway_system import SystemRoutes, error
 from .metrics import GatewayMetrics
-from .policy import ENV_MAX_INFLIGHT, POOL_STARTERS
+from .policy import ENV_MAX_INFLIGHT
 from .scaling import QUEUE_FULL_RETRY_S, Lease, PoolError, ScalingPool
 from .secrets import SecretStore
 
@@ -238,8 +238,7 @@ class Gateway(SystemRoutes, FaultRoutes):
     # --- making pools ----------------------------------------------------------------------
     def make_factory(self, dep: Deployment):
         """The provider's replica factory for ``dep`` (may import an image: off the loop)."""
-        starters = (*POOL_STARTERS, *(s for s in getattr(self.provider, "starters", ())
-                                      if s not in POOL_STARTERS))
+        starters = getattr(self.provider, "starters", ("spawn",))
         if dep.policy.starter not in starters:
             raise ValueError(f"the {self.provider.name} host starts replicas with "
                              f"{' or '.join(starters)}, not {dep.policy.starter}")

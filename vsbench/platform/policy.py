@@ -23,7 +23,9 @@ prewarm            label ``vsbench.prewarm`` (vsbench only)   (none)
 ``starter`` is how a replica starts: ``spawn`` (a new interpreter, as a container start),
 ``fork-server`` (forked from a resident template that has done the imports:
 :mod:`.fork_server`, process host only) or ``prewarm`` (``prewarm`` spare replicas started
-ahead of demand and handed out when one is needed: :mod:`.prewarm`, every host).
+ahead of demand and handed out when one is needed: :mod:`.prewarm`; process and container
+hosts: on Kubernetes a replica is a pod of the function's Deployment, whose count is the
+scaler's).
 """
 
 from __future__ import annotations
@@ -41,8 +43,7 @@ LABEL_ZERO_DURATION = "com.openfaas.scale.zero-duration"
 LABEL_QUEUE_TIMEOUT = "vsbench.queue-timeout"
 LABEL_STARTER = "vsbench.starter"
 LABEL_PREWARM = "vsbench.prewarm"
-STARTERS = ("spawn", "fork-server", "prewarm")
-POOL_STARTERS = ("spawn", "prewarm")  # every host has these (the pool does the prewarming)
+STARTERS = ("spawn", "fork-server", "prewarm")  # a host's provider lists those it has
 ENV_MAX_INFLIGHT = "max_inflight"
 ENV_EXEC_TIMEOUT = "exec_timeout"  # of-watchdog's per-call limit; the gateway applies it too
 

@@ -79,7 +79,7 @@ class ProcessProvider:
     name = "process"
     enforces_memory = False  # the pool's RSS watchdog does
     namespaces = True  # any namespace: it is part of the function's key, nothing more
-    starters = ("spawn", "fork-server")
+    starters = ("spawn", "fork-server", "prewarm")
 
     def factory(self, function: str, env: dict[str, str], image: str = "",
                 policy: ScalingPolicy | None = None, secrets: list[tuple[Path, str]] = (),
@@ -145,6 +145,7 @@ class ContainerProvider:
     suffix: str = field(default="")
 
     name = "container"
+    starters = ("spawn", "prewarm")
     enforces_memory = True  # the kernel does (--memory)
     namespaces = True
 
