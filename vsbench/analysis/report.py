@@ -21,6 +21,7 @@ to ``SECTIONS`` and add its block to the template. Modules:
 * :mod:`.report_rq`: the rows of the sweeps, start-class, Pareto, correctness and
   reliability tables;
 * :mod:`.report_guidelines`: the guidelines, decided by intervals;
+* :mod:`.report_starters`: "What removes a cold start", each starter against spawn;
 * :mod:`.report_pdf`: HTML → PDF (:func:`render_pdf`).
 """
 
@@ -114,6 +115,13 @@ def reliability(d: ReportData) -> dict[str, Any]:
             "fault_event_rows": rq.fault_event_rows(d["fault_events"], d.multi_platform)}
 
 
+def starters(d: ReportData) -> dict[str, Any]:
+    from .report_starters import starter_rows, starter_sentences
+
+    return {"starter_rows": starter_rows(d["starters"], d.multi_platform),
+            "starter_sentences": starter_sentences(d["starters"], d.multi_platform)}
+
+
 def rq3_cost(d: ReportData) -> dict[str, Any]:
     multi = d.multi_platform
     return {"cost_rows": rows.cost_rows(d["cost"], multi),
@@ -130,8 +138,8 @@ def provenance(d: ReportData) -> dict[str, Any]:
 
 
 SECTIONS: list[Section] = [overview, method, rq1_decomposition, rq2_latency_and_cold_starts,
-                           rq2_sweeps_and_start_classes, rq3_cost, rq3_pareto, correctness,
-                           reliability, threats_to_validity, provenance]
+                           rq2_sweeps_and_start_classes, rq3_cost, rq3_pareto, starters,
+                           correctness, reliability, threats_to_validity, provenance]
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ Tables (one row per group; units in column names): ``runs``, ``latency``, ``cold
 ``cost``, ``cost_by_function``, ``start_classes`` (:mod:`.starts`), ``sweeps`` and ``pareto``
 (:mod:`.sweeps`), ``comparisons``, ``policies``, ``workloads``, ``provenance``, ``packages``,
 ``startup`` (cold-start components per platform and function, :mod:`.startup`),
-``reliability`` and ``fault_events`` (faulted runs only, :mod:`.reliability`). Column lists
+``reliability`` and ``fault_events`` (faulted runs only, :mod:`.reliability`), ``starters``
+(fork server and prewarm against spawn, :mod:`.starters`). Column lists
 are the ``*_COLUMNS`` constants.
 """
 
@@ -59,6 +60,7 @@ from .describe import (
 )
 from .reliability import FAULT_EVENT_COLUMNS, RELIABILITY_COLUMNS, reliability_tables
 from .runs import Run, as_dir, load_runs, read_tables, write_tables
+from .starters import STARTER_COLUMNS, starters_table
 from .starts import START_CLASS_COLUMNS, request_starts, start_classes_table
 from .startup import STARTUP_COLUMNS, startup_table
 from .stats import (
@@ -108,6 +110,7 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     "start_classes": START_CLASS_COLUMNS, "sweeps": SWEEP_COLUMNS, "pareto": PARETO_COLUMNS,
     "correctness": CORRECTNESS_TABLE_COLUMNS,
     "reliability": RELIABILITY_COLUMNS, "fault_events": FAULT_EVENT_COLUMNS,
+    "starters": STARTER_COLUMNS,
     "comparisons": COMPARISON_COLUMNS,
     "policies": POLICY_COLUMNS, "workloads": WORKLOAD_COLUMNS,
     "provenance": PROVENANCE_COLUMNS, "packages": PACKAGE_COLUMNS,
@@ -380,6 +383,7 @@ def build_tables(runs: list[Run], seed: int = 0) -> dict[str, pd.DataFrame]:
         "correctness": correctness_table(groups),
         "reliability": reliability,
         "fault_events": fault_events,
+        "starters": starters_table(groups, measured, latency, cost, seed),
         "comparisons": comparisons_table(groups, measured, cost, seed),
         "policies": policies_table(runs, forder, regime_order(runs)),
         "workloads": workloads_table(runs),
