@@ -93,10 +93,13 @@ class ProcessReplica:
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
         """Block until the replica is ready; raise :class:`VsbError` (and stop it) otherwise."""
-        if not self._ready.wait(timeout_s) or self.init_error or not self.alive():
+        # Ready only on VSB_READY: the end of its output also wakes the wait, a moment
+        # before the exited process can be reaped (alive() would still say yes).
+        said_ready = self._ready.wait(timeout_s) and self.ready_ts is not None
+        if not said_ready or self.init_error or not self.alive():
             if self.init_error:
                 reason = f"init failed: {self.init_error}"
-            elif not self.alive():
+            elif self._ready.is_set() or not self.alive():
                 reason = "exited during start-up"
             else:
                 reason = f"not ready after {timeout_s:.0f} s"
