@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import collections
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -171,6 +172,7 @@ def main() -> int:
         return 1 if bad else 0
     finally:
         platform_down(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -114,7 +114,8 @@ def main() -> int:
     from vsbench.platform.policy import ScalingPolicy
 
     me = psutil.Process()
-    with EmbeddedPlatform(Path(tempfile.mkdtemp(prefix="vsb-sat-"))) as p:
+    with tempfile.TemporaryDirectory(prefix="vsb-sat-") as tmp, \
+            EmbeddedPlatform(Path(tmp)) as p:
         policy = ScalingPolicy(min_replicas=1, max_replicas=1, max_inflight=1000,
                                target_inflight=1000, idle_timeout_s=None,
                                memory_mb=256).validate()

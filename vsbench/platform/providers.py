@@ -88,7 +88,11 @@ class ProcessProvider:
         the function runtime (``python -m functions.runtime``) serving ``function``. With
         the ``fork-server`` starter, a template is started now (off the request path) and
         replicas are forked from it; the factory's ``close()`` stops it, ``template`` is it."""
-        merged = {**self.base_env, **env}
+        # Work folders inside the platform's own folder: a replica killed mid-call (a fault,
+        # an OOM kill) cannot remove its own, and the platform's removal then takes them.
+        tmp = self.log_dir.parent / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        merged = {**self.base_env, "TMPDIR": str(tmp), **env}
         if policy is not None and policy.starter == "fork-server":
             from .fork_server import ForkedReplica, ForkServer
 
