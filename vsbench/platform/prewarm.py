@@ -14,6 +14,7 @@ nothing, so its whole life is idle GB-s.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -71,7 +72,7 @@ class SparesMixin:
         slot.state = "stopping"
         self.spares.remove(slot)
         self._record_replica(slot, reason)
-        self._spawn_task(_stop(slot))
+        self._spawn_task(asyncio.to_thread(slot.replica.stop))
 
     def _forget_spare(self, slot: Any) -> bool:
         """Drop a spare whose start failed; True when ``slot`` was one."""
@@ -80,8 +81,3 @@ class SparesMixin:
             return True
         return False
 
-
-async def _stop(slot: Any) -> None:
-    import asyncio
-
-    await asyncio.to_thread(slot.replica.stop)
