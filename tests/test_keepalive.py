@@ -60,3 +60,58 @@ def test_oracle_keeps_only_until_a_next_call_worth_waiting_for():
     assert o.windows(101.0) == Windows(0.0, 0.0, "oracle")  # no next call
     with pytest.raises(ValueError):
         o.windows()
+
+
+# --- the spec a regime gives, and the state the pool and the simulator share --------------
+from vsbench.platform import keepalive as ka  # noqa: E402
+
+
+def test_a_spec_is_checked_and_completed_with_every_parameter():
+    spec = ka.check_spec({"policy": "histogram", "bin_s": 2})
+    assert spec["policy"] == "histogram" and spec["bin_s"] == 2
+    assert set(spec) == {"policy", *ka.HISTOGRAM_PARAMS}  # the report can state them all
+    assert ka.check_spec(None) == {"policy": "fixed"}
+    for bad, says in [({"policy": "lru"}, "keepalive.policy must be one of"),
+                      ({"policy": "fixed", "bin_s": 1}, "has no parameter(s) ['bin_s']"),
+                      ({"policy": "histogram", "bin_s": "wide"}, "keepalive.bin_s must be"),
+                      ({"policy": "histogram", "head_pct": 99, "tail_pct": 5}, "head_pct")]:
+        with pytest.raises(ValueError, match=re_escape(says)):
+            ka.check_spec(bad)
+    with pytest.raises(ValueError, match="vsbench simulate"):
+        ka.build({"policy": "oracle"}, 10.0)  # no arrivals: not on a platform
+    assert isinstance(ka.build({"policy": "oracle"}, 10.0, arrivals=[1.0]), OracleKeepAlive)
+    assert ka.build({"policy": "histogram"}, 30.0).fallback_s == 30.0
+
+
+def re_escape(text):
+    import re
+    return re.escape(text)
+
+
+def test_state_under_fixed_is_the_idle_timeout_per_replica():
+    s = ka.KeepAliveState(FixedKeepAlive(10.0))
+    assert s.stop_at(5.0) == 15.0
+    s.idle(5.0)
+    assert not s.prewarm_due(6.0) and s.stop_at(5.0) == 15.0
+    assert ka.KeepAliveState(FixedKeepAlive(None)).stop_at(5.0) == float("inf")
+
+
+def test_state_under_histogram_stops_then_prewarms_before_the_expected_call():
+    s = ka.KeepAliveState(HistogramKeepAlive(bin_s=1.0, range_s=20.0, min_samples=3,
+                                             margin=0.1, fallback_s=60.0))
+    t = 0.0
+    s.idle(t)
+    assert s.windows.mode == "fallback" and s.stop_at(t) == 60.0
+    for _ in range(3):  # calls 10.5 s after the last one ended
+        t += 10.5
+        s.arrival(t)
+        s.idle(t)  # a call of ~0 s
+    # bin 10 → pre-warm from 9 s after the call (10 less 10 %), keep until 13 s (11 + 10 %
+    # = 12.1, rounded up to 13)
+    assert s.windows == Windows(9.0, 4.0, "histogram")
+    assert s.stop_at(t) == t  # not kept through the pre-warm window
+    assert not s.prewarm_due(t + 8.9) and s.prewarm_due(t + 9.0) and s.prewarm_due(t + 12.9)
+    assert not s.prewarm_due(t + 13.0)  # the window closed with no call
+    assert s.stop_at(t + 9.5, keep_until=s.prewarm_end) == t + 13.0
+    s.arrival(t + 10.5)  # the call came: the window ends, the idle time is learnt
+    assert not s.prewarm_due(t + 11.0) and sum(s.policy.counts) == 4

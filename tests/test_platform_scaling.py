@@ -277,6 +277,9 @@ def test_deploy_checks_the_body_and_an_unknown_function_fails_to_start(platform)
     body["labels"]["com.openfaas.scale.min"] = "9"
     r = requests.post(url, json=body, auth=auth)
     assert r.status_code == 400 and "max_replicas" in r.text
+    body = ScalingPolicy(keepalive={"policy": "oracle"}).to_deployment("noop", "x")
+    r = requests.post(url, json=body, auth=auth)
+    assert r.status_code == 400 and "runs in `vsbench simulate` only" in r.text
     assert requests.post(f"{platform.gateway_url}/function/nope", json={}).status_code == 404
     # As on OpenFaaS, a well-formed deployment stands; its replicas say why they cannot start
     # (the process host runs the function runtime, which knows no "nope").
@@ -337,3 +340,29 @@ def test_failed_init_is_one_502_naming_it_then_backoff_not_a_loop(platform, noop
                                        memory_mb=256), "vsbench/noop:test")
     admin.wait_available(["noop"], timeout_s=40)
     assert invoke(platform).status_code == 200
+
+
+def test_histogram_keepalive_scales_to_zero_between_calls_yet_prewarms_for_the_next(
+        platform, noop):
+    """Calls 4.5 s apart (each ~0 s): once the histogram has 3 idle times (bin 4), each call
+    ends with the replica stopped at once; the pre-warm window starts one 2 s later (bin 4's
+    edge less the 50 % margin) and the next call finds it ready: warm, with no replica kept
+    through the gap."""
+    noop(min_replicas=0, max_replicas=1, idle_timeout_s=30,
+         keepalive={"policy": "histogram", "bin_s": 1, "range_s": 20, "min_samples": 3,
+                    "margin": 0.5, "min_cv": 1})
+    starts = []
+    for i in range(7):
+        t0 = time.monotonic()
+        r = invoke(platform)
+        assert r.status_code == 200, r.text
+        starts.append(r.headers["X-Vsb-Start"])
+        if i < 6:
+            time.sleep(max(0.0, 4.5 - (time.monotonic() - t0)))
+    events = [e["reason"] for e in platform.logs.scale_events.where(function="noop")]
+    # calls 1-4 learn (one replica kept under the 30 s fallback); after call 4 the windows
+    # apply: stop at once, pre-warm, warm call, three times
+    assert starts[0] == "scale_from_zero" and starts[4:] == ["warm"] * 3, starts
+    assert events[:1] == ["scale_from_zero"]
+    assert events[1:] == ["idle", "keepalive_prewarm"] * 3 + ["idle"] or \
+        events[1:] == ["idle", "keepalive_prewarm"] * 3, events

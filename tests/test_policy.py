@@ -17,6 +17,21 @@ def test_deployment_round_trip_through_openfaas_labels():
     assert ScalingPolicy.from_deployment(body) == p
 
 
+def test_keepalive_policy_round_trips_through_labels_with_every_parameter():
+    p = ScalingPolicy(idle_timeout_s=30, keepalive={"policy": "histogram", "bin_s": 2,
+                                                    "margin": 0.25}).validate()
+    body = p.to_deployment("librosa", "x")
+    assert body["labels"]["vsbench.keepalive"] == "histogram"
+    assert body["labels"]["vsbench.keepalive.bin_s"] == "2"
+    assert body["labels"]["vsbench.keepalive.margin"] == "0.25"
+    assert body["labels"]["vsbench.keepalive.tail_pct"] == "99"  # the defaults stated too
+    assert ScalingPolicy.from_deployment(body) == p
+    assert "vsbench.keepalive" not in ScalingPolicy().to_deployment("x", "x")["labels"]
+    body["labels"]["vsbench.keepalive.bin_s"] = "wide"
+    with pytest.raises(PolicyError, match="label vsbench.keepalive.bin_s: not a number"):
+        ScalingPolicy.from_deployment(body)
+
+
 def test_never_scale_to_zero_round_trip():
     p = ScalingPolicy(min_replicas=1, idle_timeout_s=None)
     body = p.to_deployment("search", "x")
@@ -43,6 +58,8 @@ def test_parse_memory(text, mb):
     ({"memory_mb": 0}, "memory_mb"),
     ({"timeout_s": 0}, "timeout_s"),
     ({"idle_timeout": 3}, "unknown policy keys"),
+    ({"keepalive": {"policy": "lru"}}, "keepalive.policy must be one of"),
+    ({"keepalive": {"policy": "histogram", "bins": 3}}, "no parameter"),
 ])
 def test_invalid_policies_say_why(values, match):
     with pytest.raises(PolicyError, match=match):

@@ -35,8 +35,11 @@ def _defaults(properties: dict[str, Any]) -> dict[str, Any]:
 
 
 def _code_defaults(cls) -> dict[str, Any]:
-    return {f.name: f.default for f in dataclasses.fields(cls)
-            if f.default is not dataclasses.MISSING}
+    out = {f.name: f.default for f in dataclasses.fields(cls)
+           if f.default is not dataclasses.MISSING}
+    out.update({f.name: f.default_factory() for f in dataclasses.fields(cls)
+                if f.default_factory is not dataclasses.MISSING})
+    return out
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -65,6 +68,16 @@ def test_policy_defaults():
     assert set(code) - set(props) == NOT_IN_SCHEMA_YET["policy"]
     assert set(props) - set(code) == {"description"}  # the regime's, not a policy field
     _check(_defaults(props), code, "policy")
+
+
+def test_keepalive_defaults():
+    from vsbench.platform.keepalive import HISTOGRAM_PARAMS, check_spec
+
+    props = SCHEMA["$defs"]["policy"]["properties"]["keepalive"]["properties"]
+    histogram = check_spec({"policy": "histogram"})
+    oracle = check_spec({"policy": "oracle"})
+    assert set(props) == {"policy", *HISTOGRAM_PARAMS, *oracle} - {"policy"} | {"policy"}
+    _check(_defaults(props), {**histogram, **oracle, "policy": "fixed"}, "keepalive")
 
 
 def test_workload_defaults():

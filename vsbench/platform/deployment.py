@@ -177,6 +177,10 @@ class Deployment:
                  "limits": dep.limits or {}})
         except PolicyError as exc:
             raise DeploymentError(str(exc)) from None
+        if dep.policy.keepalive["policy"] == "oracle":  # it needs the future
+            raise DeploymentError(f"deployment of {service!r}: keep-alive policy oracle needs "
+                                  "every future call: it runs in `vsbench simulate` only; use "
+                                  "fixed or histogram on a platform")
         return dep
 
     def same_replicas(self, other: Deployment) -> bool:

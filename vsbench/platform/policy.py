@@ -18,6 +18,8 @@ memory_mb          ``limits.memory`` ("512Mi")                resources.limits.m
 timeout_s          watchdog env ``exec_timeout``              ``timeoutSeconds``
 starter            label ``vsbench.starter`` (vsbench only)   (none)
 prewarm            label ``vsbench.prewarm`` (vsbench only)   (none)
+keepalive          labels ``vsbench.keepalive`` (the policy)  (none)
+                   and ``vsbench.keepalive.<parameter>``
 =================  =========================================  ==============================
 
 ``starter`` is how a replica starts: ``spawn`` (a new interpreter, as a container start),
@@ -26,13 +28,19 @@ prewarm            label ``vsbench.prewarm`` (vsbench only)   (none)
 ahead of demand and handed out when one is needed: :mod:`.prewarm`; process and container
 hosts: on Kubernetes a replica is a pod of the function's Deployment, whose count is the
 scaler's).
+
+``keepalive`` is the keep-alive policy (:mod:`.keepalive`): ``{policy: fixed}`` (the idle
+timeout), ``{policy: histogram, ...}`` (the hybrid histogram policy of ATC'20, whose fixed
+fallback is ``idle_timeout_s``) or ``{policy: oracle, break_even_s}`` (simulation only).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from . import keepalive as ka
 
 LABEL_MIN = "com.openfaas.scale.min"
 LABEL_MAX = "com.openfaas.scale.max"
@@ -43,6 +51,7 @@ LABEL_ZERO_DURATION = "com.openfaas.scale.zero-duration"
 LABEL_QUEUE_TIMEOUT = "vsbench.queue-timeout"
 LABEL_STARTER = "vsbench.starter"
 LABEL_PREWARM = "vsbench.prewarm"
+LABEL_KEEPALIVE = "vsbench.keepalive"  # + ".<parameter>" for each of the policy's parameters
 STARTERS = ("spawn", "fork-server", "prewarm")  # a host's provider lists those it has
 ENV_MAX_INFLIGHT = "max_inflight"
 ENV_EXEC_TIMEOUT = "exec_timeout"  # of-watchdog's per-call limit; the gateway applies it too
@@ -65,6 +74,7 @@ class ScalingPolicy:
     timeout_s: float = 60.0  # longest one call may take before the gateway answers 504
     starter: str = "spawn"  # how a replica starts: STARTERS
     prewarm: int = 1  # starter prewarm: spare replicas kept started and unassigned
+    keepalive: dict[str, Any] = field(default_factory=lambda: {"policy": "fixed"})
 
     def validate(self) -> ScalingPolicy:
         if self.min_replicas < 0:
@@ -92,6 +102,10 @@ class ScalingPolicy:
         if self.prewarm < (1 if self.starter == "prewarm" else 0):
             raise PolicyError(f"prewarm (spare replicas) must be >= 1 with starter prewarm, "
                               f"and >= 0, got {self.prewarm}")
+        try:
+            self.keepalive = ka.check_spec(self.keepalive)
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
         return self
 
     @classmethod
@@ -123,6 +137,10 @@ class ScalingPolicy:
             lab[LABEL_STARTER] = self.starter
         if self.starter == "prewarm":
             lab[LABEL_PREWARM] = str(self.prewarm)
+        spec = ka.check_spec(self.keepalive)
+        if spec["policy"] != "fixed":
+            lab[LABEL_KEEPALIVE] = spec.pop("policy")
+            lab.update({f"{LABEL_KEEPALIVE}.{k}": f"{v:g}" for k, v in spec.items()})
         return {
             "service": name,
             "image": image,
@@ -168,6 +186,11 @@ class ScalingPolicy:
                 p.starter = str(labels[LABEL_STARTER])
             if LABEL_PREWARM in labels:
                 p.prewarm = get(labels, LABEL_PREWARM, int)
+            if LABEL_KEEPALIVE in labels:
+                p.keepalive = {"policy": str(labels[LABEL_KEEPALIVE])}
+                for key in labels:
+                    if key.startswith(LABEL_KEEPALIVE + "."):
+                        p.keepalive[key[len(LABEL_KEEPALIVE) + 1:]] = get(labels, key, _number)
             mem = (body.get("limits") or {}).get("memory")
             if mem:
                 where = "limits.memory"
@@ -177,6 +200,13 @@ class ScalingPolicy:
             raise PolicyError(f"deployment of {body.get('service')!r}: {where}: "
                               f"{msg}") from None
         return p.validate()
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"not a number: {text!r}") from None
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")

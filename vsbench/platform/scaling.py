@@ -3,8 +3,10 @@
 All state lives on the gateway's event loop (no locks). A request takes a free slot on a
 ready replica (fewer than ``max_inflight`` in flight) or waits, FIFO, in a bounded queue. Demand
 (in flight + waiting) over ``target_inflight`` per replica starts replicas, up to
-``max_replicas``; a replica idle for ``idle_timeout_s`` is stopped, never below
-``min_replicas``. A waiting request goes to the first slot that frees or the first replica
+``max_replicas``; an idle replica is stopped when the function's keep-alive policy says so
+(:class:`.keepalive.KeepAliveState`: under ``fixed``, once idle for ``idle_timeout_s``), never
+below ``min_replicas``, and a policy's pre-warm window starts one replica ahead of the
+expected next call. A waiting request goes to the first slot that frees or the first replica
 that becomes ready. It is **cold** when the replica that served it became ready after it
 began waiting, i.e. it waited for a replica to start (one started for it, or one already
 starting). A cold call is a **scale from zero** when the function had no ready replica when it
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from . import keepalive as ka
 from .events import PlatformLogs
 from .policy import ScalingPolicy
 from .prewarm import SparesMixin
@@ -64,6 +67,13 @@ STARTS = ("warm", "scale_from_zero", "scale_out")
 
 # (replica_id, the function's current policy) -> an unstarted replica
 ReplicaFactory = Callable[[str, ScalingPolicy], Replica]
+
+
+def wanted_replicas(demand: int, policy: ScalingPolicy) -> int:
+    """Replicas for ``demand`` calls in flight or waiting: one per ``target_inflight``,
+    within [min, max] (the pool's rule; the simulator's too)."""
+    want = math.ceil(demand / policy.target_inflight) if demand else 0
+    return max(policy.min_replicas, min(policy.max_replicas, want))
 
 
 @dataclass
@@ -114,6 +124,7 @@ class Slot:
     draining: bool = False  # stop when idle (replaced by an update)
     peak_rss_mb: float = 0.0  # highest sampled RSS (replica + its tool processes)
     prewarmed: bool = False  # started as a spare (.prewarm)
+    keep_until: float | None = None  # started by a keep-alive pre-warm window ending then
 
     def busy_begin(self, now: float) -> None:
         if self.inflight == 0:
@@ -155,7 +166,8 @@ class ScalingPool(SparesMixin):
                  logs: PlatformLogs, image: str = "", labels: dict[str, str] | None = None,
                  start_timeout_s: float = 120.0, enforce_memory: bool = True):
         self.function = function
-        self.policy = policy
+        self._policy = self.keep = None
+        self.policy = policy  # and the keep-alive state (.keepalive)
         self.factory = factory
         self.logs = logs
         self.image = image
@@ -173,6 +185,19 @@ class ScalingPool(SparesMixin):
         self._tasks: set[asyncio.Task] = set()
         self.backoff = StartBackoff()
         self.closed = False
+
+    @property
+    def policy(self) -> ScalingPolicy:
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: ScalingPolicy) -> None:
+        """A new policy; the keep-alive state (a histogram learnt so far) stays unless the
+        keep-alive policy or its timeout changed."""
+        old, self._policy = self._policy, policy
+        if old is None or (old.keepalive, old.idle_timeout_s) != (policy.keepalive,
+                                                                  policy.idle_timeout_s):
+            self.keep = ka.KeepAliveState(ka.build(policy.keepalive, policy.idle_timeout_s))
 
     # --- counting ------------------------------------------------------------------------
     def live(self) -> list[Slot]:
@@ -195,6 +220,7 @@ class ScalingPool(SparesMixin):
     async def acquire(self) -> Lease:
         if self.closed:
             raise PoolError(f"function {self.function} is being removed", 503)
+        self.keep.arrival(time.monotonic())
         if not self.live() and self.backoff.remaining(time.monotonic()):
             raise PoolError(self._backoff_message(), 503)
         slot = self._free_slot()
@@ -223,6 +249,7 @@ class ScalingPool(SparesMixin):
     def _lease(self, slot: Slot, waiter: _Waiter | None = None) -> Lease:
         now = time.monotonic()
         slot.busy_begin(now)
+        slot.keep_until = None
         slot.served += 1
         self.invocations += 1
         start = "warm"
@@ -244,10 +271,13 @@ class ScalingPool(SparesMixin):
 
     def release(self, lease: Lease) -> None:
         slot = lease.slot
-        slot.busy_end(time.monotonic())
+        now = time.monotonic()
+        slot.busy_end(now)
         if slot.draining and slot.inflight == 0:
             self._stop_slot(slot, "replaced")
         self._dispatch()
+        if not self.waiters and not any(s.inflight for s in self.slots):
+            self.keep.idle(now)
 
     def _backoff_message(self) -> str:
         b = self.backoff
@@ -263,9 +293,8 @@ class ScalingPool(SparesMixin):
 
     # --- scaling -------------------------------------------------------------------------
     def desired(self) -> int:
-        busy = sum(s.inflight for s in self.live()) + len(self.waiters)
-        want = math.ceil(busy / self.policy.target_inflight) if busy else 0
-        return max(self.policy.min_replicas, min(self.policy.max_replicas, want))
+        return wanted_replicas(sum(s.inflight for s in self.live()) + len(self.waiters),
+                               self.policy)
 
     def _autoscale(self) -> None:
         current = len([s for s in self.live() if not s.draining])
@@ -400,13 +429,17 @@ class ScalingPool(SparesMixin):
         template = getattr(self.factory, "template", None)
         if sample_memory and template is not None:
             template.sample_rss()
-        idle_timeout = self.policy.idle_timeout_s
-        if idle_timeout is not None and not self.waiters:
+        if not self.waiters:
             for slot in sorted(self.ready(), key=lambda s: s.last_active):
                 if len(self.live()) <= self.policy.min_replicas:
                     break
-                if slot.inflight == 0 and now - slot.last_active >= idle_timeout:
+                if slot.inflight == 0 and now >= self.keep.stop_at(slot.last_active,
+                                                                   slot.keep_until):
                     self._stop_slot(slot, "idle")
+            if (self.keep.prewarm_due(now) and not self.live() and not self.closed
+                    and not self.backoff.remaining(now)):
+                self._event(0, 1, "keepalive_prewarm", mode=self.keep.windows.mode)
+                self._start_slot().keep_until = self.keep.prewarm_end
         for slot in self.ready():
             if slot.draining and slot.inflight == 0:
                 self._stop_slot(slot, "replaced")
