@@ -25,6 +25,7 @@ include: "rules/build.smk"
 include: "rules/experiments.smk"
 include: "rules/analysis.smk"
 include: "rules/manifests.smk"
+include: "rules/simulation.smk"
 
 
 rule all:
@@ -34,3 +35,5 @@ rule all:
         rules.plot.output,
         rules.render_report.output,
         rules.explore.output,
+        rules.simulate_scale.output,
+        rules.plot_simulation.output,

@@ -34,9 +34,9 @@ rule plot:
 rule render_report:
     """The study's report, every number taken from the tables (it reads nothing else)."""
     input:
-        tables=rules.aggregate.output.tables,
+        tables=[*rules.aggregate.output.tables, f"{RESULTS}/tables/keepalive_scale.parquet"],
         manifest=rules.aggregate.output.manifest,
-        figures=rules.plot.output,
+        figures=[*rules.plot.output, f"{RESULTS}/figures/keepalive_scale.svg"],
         template="paper/template.html.j2",
     output:
         html=REPORT,

@@ -70,6 +70,19 @@ def test_tables_figures_report_and_notebook_exist(study):
     assert len(pd.read_csv(out / "notebooks" / "summary.csv")) > 0
 
 
+
+def test_keepalive_at_scale_is_simulated_from_the_studys_runs(study):
+    out = study / "results" / "quick"
+    ks = pd.read_parquet(out / "tables" / "keepalive_scale.parquet")
+    assert list(ks["policy"]) == ["fixed-10s", "fixed-60s", "fixed-600s", "histogram",
+                                  "oracle-10s", "oracle-60s", "oracle-600s"]
+    assert ks["calls"].nunique() == 1 and ks["calls"].iloc[0] > 0
+    assert ks["times_from"].iloc[0].startswith("4 run archive(s)")
+    assert (out / "figures" / "keepalive_scale.svg").read_text().lstrip().startswith("<")
+    html = (out / "report.html").read_text()
+    assert "Keep-alive policies at scale (simulated)" in html and "histogram" in html
+
+
 def test_nothing_to_do_after_a_full_run(study):
     proc = _snakemake(study, "-n", "--configfile", "config/quick.yaml")
     assert proc.returncode == 0, proc.stderr[-2000:]

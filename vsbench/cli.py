@@ -446,6 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
                                             "[env VSB_STORAGE_CREDENTIALS_FILE]")
     s.set_defaults(func=_cmd_manifests)
 
+    from .sim.cli import add_parser as add_simulate
+
+    add_simulate(sub)
+
     s = sub.add_parser("demo", help="generate the sample video and process it (the main job "
                                     "until the study pipeline lands)")
     s.add_argument("--corpus", default="data/generated", help="where the sample video goes")

@@ -22,6 +22,8 @@ to ``SECTIONS`` and add its block to the template. Modules:
   reliability tables;
 * :mod:`.report_guidelines`: the guidelines, decided by intervals;
 * :mod:`.report_starters`: "What removes a cold start", each starter against spawn;
+* :mod:`.report_sim`: "Keep-alive policies at scale (simulated)", the ``keepalive_scale``
+  table of :mod:`vsbench.sim.scale` (its own Snakemake rule, not the aggregate step's);
 * :mod:`.report_pdf`: HTML → PDF (:func:`render_pdf`).
 """
 
@@ -122,6 +124,14 @@ def starters(d: ReportData) -> dict[str, Any]:
             "starter_sentences": starter_sentences(d["starters"], d.multi_platform)}
 
 
+def keepalive_at_scale(d: ReportData) -> dict[str, Any]:
+    from .report_sim import scale_rows, scale_sentences, scale_settings
+
+    df = d["keepalive_scale"]
+    return {"scale_rows": scale_rows(df), "scale_sentences": scale_sentences(df),
+            "scale_settings": scale_settings(df)}
+
+
 def rq3_cost(d: ReportData) -> dict[str, Any]:
     multi = d.multi_platform
     return {"cost_rows": rows.cost_rows(d["cost"], multi),
@@ -139,7 +149,7 @@ def provenance(d: ReportData) -> dict[str, Any]:
 
 SECTIONS: list[Section] = [overview, method, rq1_decomposition, rq2_latency_and_cold_starts,
                            rq2_sweeps_and_start_classes, rq3_cost, rq3_pareto, starters,
-                           correctness, reliability, threats_to_validity, provenance]
+                           keepalive_at_scale, correctness, reliability, threats_to_validity, provenance]
 
 
 # --- rendering ---------------------------------------------------------------------------------

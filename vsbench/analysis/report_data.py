@@ -25,6 +25,7 @@ __all__ = ["ReportData", "load_tables", "load_figures", "caption", "inline_svg",
 REPO = Path(__file__).resolve().parents[2]
 CAPTIONS = REPO / "report"
 MANIFEST = "tables.json"  # written by write_tables: table name → its columns
+OTHER_FIGURES = ("keepalive_scale",)  # drawn by other rules than plot (.plots_sim)
 
 TablesArg = str | Path | Iterable[str | Path] | None
 
@@ -100,7 +101,7 @@ def load_figures(figures: TablesArg) -> dict[str, str | None]:
     ``figures``: their folder or the list of SVG files in it."""
     fdir = as_dir(figures) if figures is not None else None
     return {name: inline_svg(fdir / f"{name}.svg", name) if fdir else None
-            for name in FIGURES}
+            for name in (*FIGURES, *OTHER_FIGURES)}
 
 
 def caption(name: str) -> str:

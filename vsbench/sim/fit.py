@@ -5,7 +5,7 @@ empirical distributions of measured run archives (no fitted curve, no figure typ
   archive's ok invocations: the replica's work, its object-store traffic included; the
   gateway's queueing is what the simulator adds).
 * **cold start**: a replica's spawn to ready (``ready_ts - spawn_ts`` of replicas that
-  started and served; templates and unassigned spares left out).
+  started and served; fork-server templates left out).
 * **memory**: the function's memory limit in those runs (what the platform bills).
 
 A draw is a uniform pick among the samples (``random.Random.choice``).
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vsbench.archive import load_archive
+from vsbench.archive import load_archive, serving_replicas
 from vsbench.errors import VsbError
 
 
@@ -62,11 +62,9 @@ def function_times(archives: Iterable[Path]) -> dict[str, FunctionTimes]:
         paths.append(str(path))
         inv = a["invocations"]
         calls.append(inv[(inv["status"] == 200) & ~inv["warmup"].astype(bool)])
-        reps = a["replicas"]
+        reps = serving_replicas(a["replicas"])
         if len(reps):
-            role = reps["role"] if "role" in reps else pd.Series([None] * len(reps))
-            ok = reps["ready_ts"].notna() & role.isna() & (reps["served"].fillna(0) > 0)
-            starts.append(reps[ok])
+            starts.append(reps[reps["ready_ts"].notna() & (reps["served"].fillna(0) > 0)])
     if not paths:
         raise VsbError("no run archive given to draw service and cold-start times from")
     inv = pd.concat(calls) if calls else pd.DataFrame()
@@ -75,7 +73,7 @@ def function_times(archives: Iterable[Path]) -> dict[str, FunctionTimes]:
     for fn, g in inv.groupby("function") if len(inv) else ():
         service = (g["end_ts"] - g["lease_ts"]).dropna()
         r = rep[rep["function"] == fn] if len(rep) else rep
-        cold = (r["ready_ts"] - r["spawn_ts"]).dropna() if len(r) else pd.Series([], float)
+        cold = (r["ready_ts"] - r["spawn_ts"]).dropna() if len(r) else pd.Series([], dtype=float)
         service, cold = service[service >= 0], cold[cold >= 0]
         if len(service) and len(cold):
             out[fn] = FunctionTimes(fn, Empirical(service.tolist()), Empirical(cold.tolist()),

@@ -17,26 +17,34 @@ pre-warms (the histogram) is outside that class and may pass it.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from vsbench.errors import VsbError
 from vsbench.platform.policy import ScalingPolicy
 
 from .engine import Call, SimPool, Simulator
-from .fit import FunctionTimes
-from .trace import TraceFunction
+from .fit import FunctionTimes, function_times
+from .trace import MINUTES_PER_DAY, TraceFunction, read_trace, synthetic_trace
 
 SCALE_COLUMNS = ["policy", "keepalive", "parameter_s", "functions", "calls", "cold_starts",
                  "cold_pct", "p75_function_cold_pct", "alive_gb_s", "idle_gb_s",
-                 "idle_gb_s_per_call", "sim_events", "wall_s"]
+                 "idle_gb_s_per_call", "sim_events", "wall_s", "settings", "trace",
+                 "trace_days", "times_from"]
 
-FIXED_TIMEOUTS_S = [1, 5, 10, 30, 60, 120, 300, 600, 1200, 3600, 7200]
+FIXED_TIMEOUTS_S = [1, 10, 60, 300, 600, 1800, 3600, 7200]
+# the study's simulation block (config `simulation:`); one definition of its defaults
+SIM_DEFAULTS: dict[str, Any] = {"trace": [], "functions": 200, "days": 1, "seed": 0,
+                                "max_rate_per_min": 10.0, "timeouts_s": FIXED_TIMEOUTS_S,
+                                "max_replicas": 100}
 # the paper's histogram: 1-minute bins over 4 hours, 5th/99th percentiles, 10 % margin, and
 # the "standard keep-alive" (the whole range) while a histogram is unrepresentative
 PAPER_HISTOGRAM = {"policy": "histogram", "bin_s": 60, "range_s": 14400, "head_pct": 5,
@@ -88,11 +96,13 @@ def simulate_case(trace: list[TraceFunction], times: dict[str, FunctionTimes],
         sim.run(until=len(tf.counts) * 60.0)  # the trace's end: nothing billed beyond
         pool.close()
         a, i = pool.gb_s()
-        calls += pool.invocations
+        calls += len(arrivals)  # a call still waiting at the trace's end counts, as warm
         colds += pool.cold_starts
         alive, idle, events = alive + a, idle + i, events + sim.events
-        shares.append(100.0 * pool.cold_starts / pool.invocations if pool.invocations else 0.0)
+        shares.append(100.0 * pool.cold_starts / len(arrivals) if arrivals else 0.0)
     shares.sort()
+    settings = {**case.keepalive, "idle_timeout_s": case.idle_timeout_s,
+                "max_replicas": max_replicas}
     return {"policy": case.name, "keepalive": case.keepalive["policy"],
             "parameter_s": case.parameter_s, "functions": len(trace), "calls": calls,
             "cold_starts": colds, "cold_pct": 100.0 * colds / calls if calls else math.nan,
@@ -100,10 +110,39 @@ def simulate_case(trace: list[TraceFunction], times: dict[str, FunctionTimes],
             if shares else math.nan,
             "alive_gb_s": alive, "idle_gb_s": idle,
             "idle_gb_s_per_call": idle / calls if calls else math.nan,
-            "sim_events": events, "wall_s": time.perf_counter() - t0}
+            "sim_events": events, "wall_s": time.perf_counter() - t0,
+            "settings": json.dumps(settings, sort_keys=True)}
 
 
 def compare(trace: list[TraceFunction], times: dict[str, FunctionTimes],
-            cases: list[PolicyCase] | None = None, seed: int = 0) -> pd.DataFrame:
-    rows = [simulate_case(trace, times, c, seed) for c in cases or default_cases()]
+            cases: list[PolicyCase] | None = None, seed: int = 0,
+            max_replicas: int = 100) -> pd.DataFrame:
+    rows = [simulate_case(trace, times, c, seed, max_replicas)
+            for c in cases or default_cases()]
     return pd.DataFrame(rows, columns=SCALE_COLUMNS)
+
+
+def scale_study(archives: list[Path], sim: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The ``keepalive_scale`` table: every policy case on the study's trace (the files of
+    ``sim["trace"]`` in the Azure layout, else the synthetic generator), with service and
+    cold-start times from ``archives`` (:func:`.fit.function_times`)."""
+    cfg = {**SIM_DEFAULTS, **(sim or {})}
+    unknown = sorted(set(cfg) - set(SIM_DEFAULTS))
+    if unknown:
+        raise VsbError(f"simulation: unknown key(s) {unknown}; known: {sorted(SIM_DEFAULTS)}")
+    times = function_times(archives)
+    if cfg["trace"]:
+        paths = [Path(p) for p in cfg["trace"]]
+        trace = read_trace(paths, max_functions=cfg["functions"])
+        source = "Azure Functions 2019: " + ", ".join(p.name for p in paths)
+    else:
+        trace = synthetic_trace(cfg["functions"], cfg["days"], cfg["seed"],
+                                cfg["max_rate_per_min"])
+        source = (f"synthetic (ATC'20 statistics, seed {cfg['seed']}, rates clipped at "
+                  f"{cfg['max_rate_per_min']:g}/min)")
+    df = compare(trace, times, default_cases(cfg["timeouts_s"]), cfg["seed"],
+                 cfg["max_replicas"])
+    df["trace"] = source
+    df["trace_days"] = max(len(f.counts) for f in trace) / MINUTES_PER_DAY
+    df["times_from"] = f"{len(archives)} run archive(s): " + ", ".join(sorted(times))
+    return df

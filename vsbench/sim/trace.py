@@ -110,8 +110,11 @@ def _read_day(path: Path) -> Iterator[tuple[str, tuple[str, np.ndarray]]]:
             yield key, (row["Trigger"], counts)
 
 
-def synthetic_trace(functions: int, days: int = 1, seed: int = 0) -> list[TraceFunction]:
-    """``functions`` functions over ``days`` days following the published statistics."""
+def synthetic_trace(functions: int, days: int = 1, seed: int = 0,
+                    max_rate_per_min: float = MAX_RATE_PER_MIN) -> list[TraceFunction]:
+    """``functions`` functions over ``days`` days following the published statistics; a
+    rate above ``max_rate_per_min`` is clipped to it (such functions are warm under any
+    keep-alive, and they dominate the simulation's cost)."""
     if functions < 1 or days < 1:
         raise VsbError("a synthetic trace needs at least 1 function and 1 day")
     mu, sigma = _lognormal_params()
@@ -119,7 +122,7 @@ def synthetic_trace(functions: int, days: int = 1, seed: int = 0) -> list[TraceF
     n_min = days * MINUTES_PER_DAY
     out = []
     for i in range(functions):
-        rate = min(MAX_RATE_PER_MIN, 10 ** rng.gauss(mu, sigma))  # calls per minute
+        rate = min(max_rate_per_min, 10 ** rng.gauss(mu, sigma))  # calls per minute
         timer = rng.random() < SHARE_TIMER
         counts = np.zeros(n_min, dtype=np.int64)
         if timer:  # every 1/rate minutes (whole seconds), from a random phase

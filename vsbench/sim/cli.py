@@ -1,0 +1,68 @@
+"""``vsbench simulate``: keep-alive policies compared at scale from the command line (the
+study's `simulate_scale` rule does the same from the config's ``simulation:`` block)."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+
+from vsbench.errors import VsbError
+
+from .scale import SIM_DEFAULTS, scale_study
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("simulate", help="keep-alive policies at scale, simulated with the "
+                                        "times of measured runs (fixed, histogram, oracle)")
+    s.add_argument("--archive", nargs="+", required=True,
+                   help="run archives to draw service and cold-start times from: run folders "
+                        "or a results folder (every raw/*/*/*/rep*/ in it)")
+    s.add_argument("--trace", nargs="*", default=[],
+                   help="Azure Functions 2019 day files (invocations_per_function_md.anon."
+                        "d01.csv ...), in day order; none: the synthetic generator")
+    s.add_argument("--functions", type=int, default=SIM_DEFAULTS["functions"])
+    s.add_argument("--days", type=int, default=SIM_DEFAULTS["days"])
+    s.add_argument("--seed", type=int, default=SIM_DEFAULTS["seed"])
+    s.add_argument("--max-rate-per-min", type=float, default=SIM_DEFAULTS["max_rate_per_min"])
+    s.add_argument("--timeouts", default=",".join(f"{t:g}" for t in SIM_DEFAULTS["timeouts_s"]),
+                   help="fixed timeouts and oracle break-even times, seconds, comma-separated")
+    s.add_argument("--out", help="also write the table here (.parquet or .csv)")
+    s.set_defaults(func=run)
+
+
+def _archives(paths: list[str]) -> list[Path]:
+    out = []
+    for p in map(Path, paths):
+        if (p / "summary.json").is_file():
+            out.append(p)
+        elif p.is_dir():
+            out += [Path(s).parent for s in sorted(glob.glob(str(p / "raw/*/*/*/rep*/summary.json")))]
+        else:
+            raise VsbError(f"--archive {p}: no such folder; give run folders or a results folder")
+    if not out:
+        raise VsbError(f"--archive {' '.join(paths)}: no run archive (summary.json) found")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        timeouts = [float(t) for t in args.timeouts.split(",") if t.strip()]
+    except ValueError:
+        raise VsbError(f"--timeouts {args.timeouts!r}: give seconds, comma-separated "
+                       f"(e.g. 10,60,600)") from None
+    df = scale_study(_archives(args.archive), {
+        "trace": args.trace, "functions": args.functions, "days": args.days,
+        "seed": args.seed, "max_rate_per_min": args.max_rate_per_min, "timeouts_s": timeouts})
+    cols = ["policy", "calls", "cold_starts", "cold_pct", "p75_function_cold_pct",
+            "idle_gb_s", "wall_s"]
+    print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    calls, wall = df["calls"].sum(), df["wall_s"].sum()
+    print(f"# {df.iloc[0]['trace']}; {calls:,} simulated calls in {wall:.1f} s: "
+          f"{calls / wall * 60:,.0f} per minute", file=sys.stderr)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False) if out.suffix == ".csv" else df.to_parquet(out, index=False)
+    return 0
