@@ -61,7 +61,8 @@ def main() -> int:
         print(f"{case.name:<14}{r['calls']:>10,}{r['sim_events']:>11,}{r['wall_s']:>9.2f}"
               f"{per_min:>13,.0f}  {'met' if per_min >= args.goal_per_min else 'missed'}")
     print(f"slowest policy: {worst:,.0f} simulated calls per minute on one core "
-          f"[goal >= {args.goal_per_min:,.0f}: {'met' if worst >= args.goal_per_min else 'missed'}]")
+          f"[goal >= {args.goal_per_min:,.0f}: "
+          f"{'met' if worst >= args.goal_per_min else 'missed'}]")
     return 0
 
 

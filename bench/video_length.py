@@ -2,13 +2,15 @@
 and the fan-out's effect.
 
 Generates videos of the ``sample`` preset's five narrated scenes repeated until each target
-length (``--lengths``, seconds; about 4.6 s per scene, so one clip per scene), starts the
+length (``--lengths``, seconds; about 4.1 s per scene, so one clip per scene), starts the
 embedded platform with the ``warm`` regime, sends one warm-up request on the shortest video,
 then one request per length (``--reps`` each) with ``max_parallel_clips`` at ``--width``; then,
 on the ``--fanout-length`` video, one request per fan-out width (``--fanout``). Prints per
 request: video seconds, clips, e2e seconds (the client's), the orchestrator's e2e, calls,
 active GB-s (each call's time at the gateway × its function's memory, as
-:mod:`vsbench.analysis.cost` charges active time) and GB-s per video minute.
+:mod:`vsbench.analysis.cost` charges active time) and GB-s per video minute. A request that
+fails is printed with its error and the replicas killed at their memory limit meanwhile,
+and the bench goes on.
 
     python bench/video_length.py [--lengths 10 30 60 180 600] [--fanout 1 2 4]
         [--fanout-length 60] [--width 2] [--reps 1]
@@ -32,7 +34,7 @@ def video_of(seconds: float, out_dir: Path) -> Path:
     from vsbench.corpus import generate_video, preset_spec
 
     base = preset_spec("sample")
-    per_scene = 4.6  # measured: the sample preset is 23 s for 5 scenes
+    per_scene = 4.08  # measured: 130 scenes make 530.4 s
     n = max(1, round(seconds / per_scene))
     scenes = tuple(base.scenes[i % len(base.scenes)] for i in range(n))
     spec = dataclasses.replace(base, name=f"len{int(seconds)}s", scenes=scenes)
@@ -68,6 +70,7 @@ def main() -> int:
 
     from vsbench.build import ensure_built
     from vsbench.corpus import cache_dir
+    from vsbench.errors import VsbError
     from vsbench.platform.embedded import EmbeddedPlatform
     from vsbench.regimes import load_config, resolve_regime
 
@@ -91,16 +94,32 @@ def main() -> int:
                   f"{r['e2e_s']:>8.1f} {r['calls']:>6} {r['gb_s']:>8.1f} "
                   f"{r['gb_s'] / (r['video_s'] / 60):>9.1f}", flush=True)
 
+        def attempt(s: float, width: int) -> dict | None:
+            events = len(platform.logs.scale_events.records)
+            try:
+                return one(platform, videos[s], width, memory)
+            except VsbError as exc:  # what breaks is a result here
+                print(f"{s:>8.0f} s video, width {width}: failed: {exc}", flush=True)
+                for e in platform.logs.scale_events.records[events:]:
+                    if e.get("reason") == "oom_killed":
+                        print(f"    {e.get('replica')} killed at its memory limit: RSS "
+                              f"{e.get('rss_mb')} MB > {e.get('limit_mb')} MB", flush=True)
+                return None
+
         for s in a.lengths:
-            reps = [one(platform, videos[s], a.width, memory) for _ in range(a.reps)]
-            med = {k: statistics.median(r[k] for r in reps) if k not in ("clips", "width")
-                   else reps[0][k] for k in reps[0]}
+            reps = [r for r in (attempt(s, a.width) for _ in range(a.reps)) if r]
+            if not reps:
+                continue
+            med = {k: statistics.median(r[k] for r in reps)
+                   if k not in ("clips", "width") else reps[0][k] for k in reps[0]}
             rows.append(med)
             show(med)
         if a.fanout:
             print(f"# fan-out on the {a.fanout_length:g} s video")
             for w in a.fanout:
-                show(one(platform, videos[a.fanout_length], w, memory))
+                r = attempt(a.fanout_length, w)
+                if r:
+                    show(r)
     return 0
 
 

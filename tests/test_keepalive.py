@@ -53,13 +53,12 @@ def test_histogram_rejects_bad_settings_and_input():
         HistogramKeepAlive().observe(-1.0)
 
 
-def test_oracle_keeps_only_until_a_next_call_worth_waiting_for():
-    o = OracleKeepAlive(arrivals=[100.0, 0.0, 5.0], break_even_s=10.0)
-    assert o.windows(1.0) == Windows(0.0, 4.0, "oracle")  # next at 5: keep 4 s
-    assert o.windows(6.0) == Windows(0.0, 0.0, "oracle")  # next at 100: stop now
-    assert o.windows(101.0) == Windows(0.0, 0.0, "oracle")  # no next call
+def test_oracle_keeps_a_replica_the_break_even_time_and_needs_hindsight():
+    o = OracleKeepAlive(break_even_s=10.0)
+    assert o.windows(1.0) == Windows(0.0, 10.0, "oracle") and o.hindsight
+    assert not FixedKeepAlive(10.0).hindsight and not HistogramKeepAlive().hindsight
     with pytest.raises(ValueError):
-        o.windows()
+        OracleKeepAlive(break_even_s=-1.0)
 
 
 # --- the spec a regime gives, and the state the pool and the simulator share --------------
@@ -78,8 +77,8 @@ def test_a_spec_is_checked_and_completed_with_every_parameter():
         with pytest.raises(ValueError, match=re_escape(says)):
             ka.check_spec(bad)
     with pytest.raises(ValueError, match="vsbench simulate"):
-        ka.build({"policy": "oracle"}, 10.0)  # no arrivals: not on a platform
-    assert isinstance(ka.build({"policy": "oracle"}, 10.0, arrivals=[1.0]), OracleKeepAlive)
+        ka.build({"policy": "oracle"}, 10.0)  # no hindsight on a platform
+    assert isinstance(ka.build({"policy": "oracle"}, 10.0, simulated=True), OracleKeepAlive)
     assert ka.build({"policy": "histogram"}, 30.0).fallback_s == 30.0
 
 

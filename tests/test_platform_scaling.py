@@ -366,3 +366,7 @@ def test_histogram_keepalive_scales_to_zero_between_calls_yet_prewarms_for_the_n
     assert events[:1] == ["scale_from_zero"]
     assert events[1:] == ["idle", "keepalive_prewarm"] * 3 + ["idle"] or \
         events[1:] == ["idle", "keepalive_prewarm"] * 3, events
+    # what the archive's keep-alive projection reads: the window in force, here "stop at once"
+    stopped = [r for r in platform.logs.replicas.where(function="noop")
+               if r["stop_reason"] == "idle"]
+    assert stopped and all(r["idle_timeout_s"] == 0.0 for r in stopped)

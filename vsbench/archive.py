@@ -149,8 +149,10 @@ def keepalive_ends(pool_log: list[dict], hi: float) -> dict[str, tuple[float, st
     * ``stopped``: it stopped for a reason of its own (idle, died, …): charged to that stop,
       even when it came after the window closed.
     * ``keepalive``: the platform went down while it was idle within its keep-alive: charged
-      analytically to the end of it, ``last active + idle_timeout_s``. As the pool does, the
-      replica idle longest goes first, and never below ``min_replicas``.
+      analytically to the end of it, ``last active + idle_timeout_s`` (the keep-alive the
+      pool had in force for the replica: the fixed timeout, or a keep-alive policy's window).
+      As the pool does, the replica idle longest goes first, and never below
+      ``min_replicas``.
     * ``window``: kept by ``min_replicas`` or a regime that never scales down, or already past
       its keep-alive when the window closed: charged to the window's end.
     """

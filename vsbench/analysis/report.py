@@ -149,7 +149,8 @@ def provenance(d: ReportData) -> dict[str, Any]:
 
 SECTIONS: list[Section] = [overview, method, rq1_decomposition, rq2_latency_and_cold_starts,
                            rq2_sweeps_and_start_classes, rq3_cost, rq3_pareto, starters,
-                           keepalive_at_scale, correctness, reliability, threats_to_validity, provenance]
+                           keepalive_at_scale, correctness, reliability, threats_to_validity,
+                           provenance]
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -376,11 +376,19 @@ class ScalingPool(SparesMixin):
             "alive_s": round(now - slot.started_mono, 6), "memory_mb": self.policy.memory_mb,
             # what a projection of its keep-alive needs (experiment archives)
             "last_active_ts": time.time() - (now - slot.last_active) if slot.last_active
-            else None, "idle_timeout_s": self.policy.idle_timeout_s,
+            else None, "idle_timeout_s": self._keepalive_of(slot),
             "min_replicas": self.policy.min_replicas,
             "peak_rss_mb": round(slot.peak_rss_mb, 1), **rep.lifecycle(),
             **({"role": "prewarm"} if slot.prewarmed else {}), **extra,
         })
+
+    def _keepalive_of(self, slot: Slot) -> float | None:
+        """The keep-alive in force for the replica now: seconds from its last call to its
+        stop (the fixed timeout, or the keep-alive policy's window; None: never)."""
+        if not slot.last_active:
+            return self.policy.idle_timeout_s
+        end = self.keep.stop_at(slot.last_active, slot.keep_until)
+        return None if end == math.inf else round(max(0.0, end - slot.last_active), 6)
 
     async def scale_to(self, replicas: int, reason: str = "manual") -> int:
         """Set the replica count now (clamped to [min, max]); idle replicas go first."""

@@ -38,7 +38,8 @@ def _archives(paths: list[str]) -> list[Path]:
         if (p / "summary.json").is_file():
             out.append(p)
         elif p.is_dir():
-            out += [Path(s).parent for s in sorted(glob.glob(str(p / "raw/*/*/*/rep*/summary.json")))]
+            found = glob.glob(str(p / "raw/*/*/*/rep*/summary.json"))
+            out += [Path(s).parent for s in sorted(found)]
         else:
             raise VsbError(f"--archive {p}: no such folder; give run folders or a results folder")
     if not out:

@@ -91,7 +91,8 @@ def _read_day(path: Path) -> Iterator[tuple[str, tuple[str, np.ndarray]]]:
         fh = open(path, newline="")
     except OSError as exc:
         raise VsbError(f"{path}: cannot read the trace ({exc.strerror}); give a file in the "
-                       f"Azure Functions 2019 layout (invocations_per_function_md.anon.d01.csv)")
+                       f"Azure Functions 2019 layout (invocations_per_function_md.anon.d01.csv)"
+                       ) from None
     with fh:
         reader = csv.DictReader(fh)
         missing = [c for c in KEY_COLUMNS + ["1", "1440"] if c not in (reader.fieldnames or [])]
