@@ -38,10 +38,12 @@ def plot_keepalive_scale(df: pd.DataFrame, path: str | Path) -> Path:
                         ax.annotate(f"{r['parameter_s']:g}s", (r["idle_gb_s"], r[y]),
                                     textcoords="offset points", xytext=(4, 3), fontsize=7)
             ax.set_xscale("symlog", linthresh=max(1.0, float(df["idle_gb_s"].min()) or 1.0))
+            if y == "cold_pct":  # from nearly all to a fraction of a percent
+                ax.set_yscale("symlog", linthresh=0.01)
             ax.set_xlabel("idle GB-s held by replicas (simulated)")
             ax.set_ylabel(label)
         axes[0].legend(loc="upper right", fontsize=8)
         t = df.iloc[0]
-        fig.suptitle(f"Keep-alive at scale: {int(t['functions'])} functions, "
+        fig.suptitle(f"Keep-alive at scale: {int(t['functions'])} functions with calls, "
                      f"{t['trace_days']:g} day(s), {int(t['calls']):,} calls")
         return _save(fig, path)

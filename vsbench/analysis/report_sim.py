@@ -66,7 +66,8 @@ def scale_sentences(df: pd.DataFrame) -> list[str]:
     if len(o):
         best = o.sort_values("idle_gb_s").iloc[0]
         out.append(
-            f"The oracle reaches as few cold starts ({fmt(best['cold_starts'])}) with "
+            f"The oracle reaches the histogram's cold starts or fewer "
+            f"({fmt(best['cold_starts'])}) with "
             f"{fmt(best['idle_gb_s'])} idle GB-s ({best['policy']}): the keep-alive-only "
             f"bound for the histogram's cold starts.")
     else:
