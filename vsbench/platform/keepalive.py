@@ -154,7 +154,6 @@ class OracleKeepAlive:
     next call does (keep it only when that call comes within the break-even time)."""
 
     break_even_s: float
-    per_call = False
     hindsight = True  # the simulator bills an idle period that ended in a stop as zero
 
     def __post_init__(self) -> None:
