@@ -36,4 +36,5 @@ rule all:
         rules.render_report.output,
         rules.explore.output,
         rules.simulate_scale.output,
+        rules.validate_simulator.output,
         rules.plot_simulation.output,

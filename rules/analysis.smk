@@ -34,9 +34,11 @@ rule plot:
 rule render_report:
     """The study's report, every number taken from the tables (it reads nothing else)."""
     input:
-        tables=[*rules.aggregate.output.tables, f"{RESULTS}/tables/keepalive_scale.parquet"],
+        tables=[*rules.aggregate.output.tables, f"{RESULTS}/tables/keepalive_scale.parquet",
+                f"{RESULTS}/tables/sim_validation.parquet"],
         manifest=rules.aggregate.output.manifest,
-        figures=[*rules.plot.output, f"{RESULTS}/figures/keepalive_scale.svg"],
+        figures=[*rules.plot.output, f"{RESULTS}/figures/keepalive_scale.svg",
+                 f"{RESULTS}/figures/sim_validation.svg"],
         template="paper/template.html.j2",
     output:
         html=REPORT,

@@ -14,12 +14,31 @@ rule simulate_scale:
         "scripts/simulate_scale.py"
 
 
+rule validate_simulator:
+    """Every run simulated from its own schedule and regime, against its measurement
+    (vsbench.sim.replay): p50, p99, cold share and GB-s."""
+    input:
+        runs=run_summaries(),
+    output:
+        table=f"{RESULTS}/tables/sim_validation.parquet",
+        csv=f"{RESULTS}/tables/sim_validation.csv",
+    log:
+        f"{RESULTS}/logs/validate_simulator.log",
+    params:
+        seed=config["study"].get("seed", 0),
+    script:
+        "scripts/validate_simulator.py"
+
+
 rule plot_simulation:
-    """The policies at scale: cold starts against idle memory, the oracle as the bound."""
+    """The simulator against the measurement, and the policies at scale: cold starts against
+    idle memory, the oracle as the bound."""
     input:
         table=rules.simulate_scale.output.table,
+        validation=rules.validate_simulator.output.table,
     output:
         keepalive_scale=report(f"{RESULTS}/figures/keepalive_scale.svg", caption="../report/keepalive_scale.rst", category="Keep-alive at scale (simulated)"),
+        sim_validation=report(f"{RESULTS}/figures/sim_validation.svg", caption="../report/sim_validation.rst", category="Keep-alive at scale (simulated)"),
     log:
         f"{RESULTS}/logs/plot_simulation.log",
     script:

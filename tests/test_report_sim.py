@@ -47,3 +47,35 @@ def test_no_histogram_row_no_sentences_and_settings_stated():
     settings = scale_settings(df)
     assert settings[0].startswith("trace: synthetic") and any(
         s.startswith("fixed:") and "swept: 10, 60, 600 s" in s for s in settings)
+
+
+def _validation():
+    from vsbench.sim.replay import VALIDATION_COLUMNS
+
+    rows = []
+    for regime, p50, sp50, gb, sgb in [("cold", 1000.0, 1050.0, 100.0, 104.0),
+                                       ("warm", 1000.0, 1500.0, 100.0, 200.0)]:
+        r = {"platform": "embedded", "regime": regime, "workload": "burst", "rep": 1,
+             "requests": 6, "p50_ms": p50, "sim_p50_ms": sp50, "p99_ms": 2000.0,
+             "sim_p99_ms": 2100.0, "cold_fraction": 0.5, "sim_cold_fraction": 0.5,
+             "gb_s": gb, "sim_gb_s": sgb}
+        r["p50_err"] = abs(sp50 - p50) / p50
+        r["p99_err"] = 0.05
+        r["cold_err_pts"] = 0.0
+        r["gb_s_err"] = abs(sgb - gb) / gb
+        r["within_goals"] = r["p50_err"] <= 0.15 and r["gb_s_err"] <= 0.15
+        rows.append(r)
+    return pd.DataFrame(rows, columns=VALIDATION_COLUMNS)
+
+
+def test_validation_counts_goals_names_the_misses_and_says_why():
+    from vsbench.analysis.report_sim import validation_rows, validation_sentences
+
+    text = " ".join(validation_sentences(_validation()))
+    assert "1 of 2 runs meet all four goals" in text
+    assert "1 of 2 within 15% on p50" in text and "2 of 2 within 25% on p99" in text
+    assert "warm/burst (p50 1,000 measured, 1,500 simulated)" in text
+    assert "GB-s misses: warm/burst" in text and "CPU contention" in text
+    rows = validation_rows(_validation())
+    assert rows[0][3] == "1,000 / 1,050" and rows[1][-1] == "no"
+    assert validation_sentences(pd.DataFrame()) == [] and validation_rows(pd.DataFrame()) == []

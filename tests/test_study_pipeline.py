@@ -81,6 +81,11 @@ def test_keepalive_at_scale_is_simulated_from_the_studys_runs(study):
     assert (out / "figures" / "keepalive_scale.svg").read_text().lstrip().startswith("<")
     html = (out / "report.html").read_text()
     assert "Keep-alive policies at scale (simulated)" in html and "histogram" in html
+    val = pd.read_parquet(out / "tables" / "sim_validation.parquet")
+    assert sorted(val["regime"]) == ["cold", "sweep-idle-2s", "sweep-idle-30s", "warm"]
+    assert (val["sim_p50_ms"] > 0).all() and val["sim_gb_s"].notna().all()
+    assert (out / "figures" / "sim_validation.svg").read_text().lstrip().startswith("<")
+    assert "The simulator against the measurement" in html
 
 
 def test_nothing_to_do_after_a_full_run(study):

@@ -1,7 +1,9 @@
-"""The simulated keep-alive policies at scale (``keepalive_scale`` table, :mod:`vsbench.sim.
-scale`): cold starts against idle memory, one point per policy case. Fixed timeouts and the
-oracle's break-even times are lines labelled with their seconds; the oracle's line bounds
-what keep-alive alone can do. Same conventions as :mod:`.plots`."""
+"""The simulator's figures. :func:`plot_keepalive_scale`: the keep-alive policies at scale
+(``keepalive_scale`` table, :mod:`vsbench.sim.scale`), cold starts against idle memory, one
+point per policy case; fixed timeouts and the oracle's break-even times are lines labelled
+with their seconds, the oracle's line bounding what keep-alive alone can do.
+:func:`plot_sim_validation`: simulated against measured p50, p99 and GB-s per run
+(``sim_validation`` table, :mod:`vsbench.sim.replay`). Same conventions as :mod:`.plots`."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pandas as pd
 
 from .plots import RC, _message, _save, plt
 
-__all__ = ["plot_keepalive_scale"]
+__all__ = ["plot_keepalive_scale", "plot_sim_validation"]
 
 _STYLE = {"fixed": ("tab:blue", "o", "fixed timeout"),
           "oracle": ("tab:grey", "s", "oracle (break-even time)"),
@@ -46,4 +48,39 @@ def plot_keepalive_scale(df: pd.DataFrame, path: str | Path) -> Path:
         t = df.iloc[0]
         fig.suptitle(f"Keep-alive at scale: {int(t['functions'])} functions with calls, "
                      f"{t['trace_days']:g} day(s), {int(t['calls']):,} calls")
+        return _save(fig, path)
+
+
+_PANELS = [("p50_ms", "sim_p50_ms", "p50 latency, ms", 0.15),
+           ("p99_ms", "sim_p99_ms", "p99 latency, ms", 0.25),
+           ("gb_s", "sim_gb_s", "provisioned GB-s", 0.15)]
+
+
+def plot_sim_validation(df: pd.DataFrame, path: str | Path) -> Path:
+    if df is None or df.empty:
+        return _message(path, "Simulator against measurement", "no run to compare")
+    ok = df["within_goals"].astype(bool)
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
+        for ax, (real, sim, label, goal) in zip(axes, _PANELS, strict=True):
+            x, y = df[real].astype(float), df[sim].astype(float)
+            lo = max(1e-9, float(min(x.min(), y.min())) * 0.8)
+            hi = float(max(x.max(), y.max())) * 1.2
+            line = [lo, hi]
+            ax.plot(line, line, color="black", linewidth=0.8)
+            ax.fill_between(line, [v * (1 - goal) for v in line],
+                            [v * (1 + goal) for v in line], color="tab:green", alpha=0.15,
+                            linewidth=0)
+            ax.scatter(x[ok], y[ok], color="tab:blue", s=18, label="all four goals met")
+            ax.scatter(x[~ok], y[~ok], facecolors="none", edgecolors="tab:red", s=18,
+                       label="a goal missed")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlim(lo, hi)
+            ax.set_ylim(lo, hi)
+            ax.set_xlabel(f"measured {label}")
+            ax.set_ylabel(f"simulated {label}")
+        axes[0].legend(loc="upper left", fontsize=8)
+        fig.suptitle(f"Simulator against measurement: {len(df)} runs, {int(ok.sum())} within "
+                     f"all four goals")
         return _save(fig, path)

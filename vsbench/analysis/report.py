@@ -125,11 +125,19 @@ def starters(d: ReportData) -> dict[str, Any]:
 
 
 def keepalive_at_scale(d: ReportData) -> dict[str, Any]:
-    from .report_sim import scale_rows, scale_sentences, scale_settings
+    from .report_sim import (
+        scale_rows,
+        scale_sentences,
+        scale_settings,
+        validation_rows,
+        validation_sentences,
+    )
 
-    df = d["keepalive_scale"]
+    df, val = d["keepalive_scale"], d["sim_validation"]
     return {"scale_rows": scale_rows(df), "scale_sentences": scale_sentences(df),
-            "scale_settings": scale_settings(df)}
+            "scale_settings": scale_settings(df),
+            "validation_rows": validation_rows(val, d.multi_platform),
+            "validation_sentences": validation_sentences(val)}
 
 
 def rq3_cost(d: ReportData) -> dict[str, Any]:

@@ -25,7 +25,7 @@ __all__ = ["ReportData", "load_tables", "load_figures", "caption", "inline_svg",
 REPO = Path(__file__).resolve().parents[2]
 CAPTIONS = REPO / "report"
 MANIFEST = "tables.json"  # written by write_tables: table name → its columns
-OTHER_FIGURES = ("keepalive_scale",)  # drawn by other rules than plot (.plots_sim)
+OTHER_FIGURES = ("keepalive_scale", "sim_validation")  # drawn by plot_simulation (.plots_sim)
 
 TablesArg = str | Path | Iterable[str | Path] | None
 

@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     s.add_argument("--max-rate-per-min", type=float, default=SIM_DEFAULTS["max_rate_per_min"])
     s.add_argument("--timeouts", default=",".join(f"{t:g}" for t in SIM_DEFAULTS["timeouts_s"]),
                    help="fixed timeouts and oracle break-even times, seconds, comma-separated")
+    s.add_argument("--validate", action="store_true",
+                   help="instead: simulate every archive given from its own schedule and "
+                        "regime and compare with its measurement (p50, p99, cold share, GB-s)")
     s.add_argument("--out", help="also write the table here (.parquet or .csv)")
     s.set_defaults(func=run)
 
@@ -47,7 +50,32 @@ def _archives(paths: list[str]) -> list[Path]:
     return out
 
 
+def _write(df, out: str | None) -> None:
+    if out:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(path, index=False) if path.suffix == ".csv" else df.to_parquet(path,
+                                                                                 index=False)
+
+
+def validate(args: argparse.Namespace) -> int:
+    from .replay import GOALS, validation_table
+
+    df = validation_table(_archives(args.archive), args.seed)
+    cols = ["regime", "workload", "rep", "p50_ms", "sim_p50_ms", "p99_ms", "sim_p99_ms",
+            "cold_fraction", "sim_cold_fraction", "gb_s", "sim_gb_s", "within_goals"]
+    print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    met = {k: int((df[k] <= v).sum()) for k, v in GOALS.items()}
+    print(f"# {len(df)} runs; within the goals: " + ", ".join(
+        f"{k} <= {v:g}: {met[k]}" for k, v in GOALS.items())
+        + f"; all four: {int(df['within_goals'].sum())}", file=sys.stderr)
+    _write(df, args.out)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.validate:
+        return validate(args)
     try:
         timeouts = [float(t) for t in args.timeouts.split(",") if t.strip()]
     except ValueError:
@@ -62,8 +90,5 @@ def run(args: argparse.Namespace) -> int:
     calls, wall = df["calls"].sum(), df["wall_s"].sum()
     print(f"# {df.iloc[0]['trace']}; {calls:,} simulated calls in {wall:.1f} s: "
           f"{calls / wall * 60:,.0f} per minute", file=sys.stderr)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False) if out.suffix == ".csv" else df.to_parquet(out, index=False)
+    _write(df, args.out)
     return 0

@@ -92,6 +92,9 @@ class Call:
     replica_id: str = ""
     done: Callable[[Call], None] | None = None
     service_s: float | None = None  # drawn when it starts unless given
+    # instead of a service time: run this once a replica takes the call; it calls ``finish``
+    # when the call's work is done (an orchestrator waiting on the calls it makes)
+    program: Callable[[Call, Callable[[], None]], None] | None = None
     tag: Any = None
 
     @property
@@ -174,6 +177,9 @@ class SimPool:
             call.start_class = "scale_from_zero" if call.ready_at_arrival == 0 else "scale_out"
             self.cold_starts += 1
         call.start, call.replica_id = now, r.replica_id
+        if call.program is not None:
+            call.program(call, lambda: self._complete(r, call))
+            return
         s = call.service_s if call.service_s is not None else self.service(self.sim.rng)
         self.sim.at(now + s, self._complete, r, call)
 
@@ -271,6 +277,11 @@ class SimPool:
         """The run is over: every replica stops now (billed until now)."""
         for r in list(self.replicas):
             self._retire(r, "end")
+
+    def alive_gb_s(self, since: float = -math.inf) -> float:
+        """GB-s of the retired replicas' alive time from ``since`` on (a run's window)."""
+        gb = self.policy.memory_mb / 1024
+        return sum(max(0.0, r.stop - max(r.spawn, since)) for r in self.retired) * gb
 
     # --- totals ---------------------------------------------------------------------------
     def gb_s(self) -> tuple[float, float]:
