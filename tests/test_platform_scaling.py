@@ -348,6 +348,8 @@ def test_histogram_keepalive_scales_to_zero_between_calls_yet_prewarms_for_the_n
     ends with the replica stopped at once; the pre-warm window starts one 2 s later (bin 4's
     edge less the 50 % margin) and the next call finds it ready: warm, with no replica kept
     through the gap."""
+    before = len(platform.logs.scale_events.where(function="noop"))  # earlier tests' noop
+    seen = len(platform.logs.replicas.where(function="noop"))
     noop(min_replicas=0, max_replicas=1, idle_timeout_s=30,
          keepalive={"policy": "histogram", "bin_s": 1, "range_s": 20, "min_samples": 3,
                     "margin": 0.5, "min_cv": 1})
@@ -359,7 +361,7 @@ def test_histogram_keepalive_scales_to_zero_between_calls_yet_prewarms_for_the_n
         starts.append(r.headers["X-Vsb-Start"])
         if i < 6:
             time.sleep(max(0.0, 4.5 - (time.monotonic() - t0)))
-    events = [e["reason"] for e in platform.logs.scale_events.where(function="noop")]
+    events = [e["reason"] for e in platform.logs.scale_events.where(function="noop")[before:]]
     # calls 1-4 learn (one replica kept under the 30 s fallback); after call 4 the windows
     # apply: stop at once, pre-warm, warm call, three times
     assert starts[0] == "scale_from_zero" and starts[4:] == ["warm"] * 3, starts
@@ -367,6 +369,6 @@ def test_histogram_keepalive_scales_to_zero_between_calls_yet_prewarms_for_the_n
     assert events[1:] == ["idle", "keepalive_prewarm"] * 3 + ["idle"] or \
         events[1:] == ["idle", "keepalive_prewarm"] * 3, events
     # what the archive's keep-alive projection reads: the window in force, here "stop at once"
-    stopped = [r for r in platform.logs.replicas.where(function="noop")
+    stopped = [r for r in platform.logs.replicas.where(function="noop")[seen:]
                if r["stop_reason"] == "idle"]
     assert stopped and all(r["idle_timeout_s"] == 0.0 for r in stopped)
