@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 def main() -> int:
     from vsbench.errors import VsbError
-    from vsbench.sim.cli import _archives
+    from vsbench.sim.cli import run_archives
     from vsbench.sim.fit import function_times
     from vsbench.sim.scale import PAPER_HISTOGRAM, PolicyCase, simulate_case
     from vsbench.sim.trace import synthetic_trace
@@ -38,7 +38,7 @@ def main() -> int:
     ap.add_argument("--goal-per-min", type=float, default=1e6)
     args = ap.parse_args()
     try:
-        times = function_times(_archives(args.archive))
+        times = function_times(run_archives(args.archive))
     except VsbError as exc:
         print(f"bench/simulate.py: {exc} (run the study first: snakemake --cores all)",
               file=sys.stderr)

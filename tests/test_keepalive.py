@@ -4,6 +4,7 @@ oracle."""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -74,17 +75,12 @@ def test_a_spec_is_checked_and_completed_with_every_parameter():
                       ({"policy": "fixed", "bin_s": 1}, "has no parameter(s) ['bin_s']"),
                       ({"policy": "histogram", "bin_s": "wide"}, "keepalive.bin_s must be"),
                       ({"policy": "histogram", "head_pct": 99, "tail_pct": 5}, "head_pct")]:
-        with pytest.raises(ValueError, match=re_escape(says)):
+        with pytest.raises(ValueError, match=re.escape(says)):
             ka.check_spec(bad)
     with pytest.raises(ValueError, match="vsbench simulate"):
         ka.build({"policy": "oracle"}, 10.0)  # no hindsight on a platform
     assert isinstance(ka.build({"policy": "oracle"}, 10.0, simulated=True), OracleKeepAlive)
     assert ka.build({"policy": "histogram"}, 30.0).fallback_s == 30.0
-
-
-def re_escape(text):
-    import re
-    return re.escape(text)
 
 
 def test_state_under_fixed_is_the_idle_timeout_per_replica():

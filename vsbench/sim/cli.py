@@ -35,7 +35,8 @@ def add_parser(sub) -> None:
     s.set_defaults(func=run)
 
 
-def _archives(paths: list[str]) -> list[Path]:
+def run_archives(paths: list[str]) -> list[Path]:
+    """Run folders (with summary.json) given directly or found under results folders."""
     out = []
     for p in map(Path, paths):
         if (p / "summary.json").is_file():
@@ -61,7 +62,7 @@ def _write(df, out: str | None) -> None:
 def validate(args: argparse.Namespace) -> int:
     from .replay import GOALS, validation_table
 
-    df = validation_table(_archives(args.archive), args.seed)
+    df = validation_table(run_archives(args.archive), args.seed)
     cols = ["regime", "workload", "rep", "p50_ms", "sim_p50_ms", "p99_ms", "sim_p99_ms",
             "cold_fraction", "sim_cold_fraction", "gb_s", "sim_gb_s", "within_goals"]
     print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise VsbError(f"--timeouts {args.timeouts!r}: give seconds, comma-separated "
                        f"(e.g. 10,60,600)") from None
-    df = scale_study(_archives(args.archive), {
+    df = scale_study(run_archives(args.archive), {
         "trace": args.trace, "functions": args.functions, "days": args.days,
         "seed": args.seed, "max_rate_per_min": args.max_rate_per_min, "timeouts_s": timeouts})
     cols = ["policy", "calls", "cold_starts", "cold_pct", "p75_function_cold_pct",

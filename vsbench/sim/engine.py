@@ -286,7 +286,5 @@ class SimPool:
     # --- totals ---------------------------------------------------------------------------
     def gb_s(self) -> tuple[float, float]:
         """(alive, idle) GB-s of the replicas retired so far, at the policy's memory."""
-        gb = self.policy.memory_mb / 1024
-        alive = sum(r.stop - r.spawn for r in self.retired)
-        busy = sum(r.busy_s for r in self.retired)
-        return alive * gb, (alive - busy) * gb
+        alive = self.alive_gb_s()
+        return alive, alive - sum(r.busy_s for r in self.retired) * self.policy.memory_mb / 1024

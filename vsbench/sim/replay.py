@@ -59,9 +59,11 @@ def _requests(a: dict[str, Any]) -> pd.DataFrame:
     return req
 
 
-def simulate_run(path: Path, seed: int = 0) -> dict[str, Any]:
-    """Simulate the run archived at ``path``; returns the simulated requests and GB-s."""
-    a = load_archive(Path(path))
+def simulate_run(path: Path, seed: int = 0, archive: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """Simulate the run archived at ``path`` (``archive``: its tables, if already loaded);
+    returns the simulated requests and GB-s."""
+    a = archive if archive is not None else load_archive(Path(path))
     prov = a["provenance"]
     cfg = prov.get("config") or {}
     policies = {fn: ScalingPolicy.from_dict(dict(p)) for fn, p in (cfg.get("regime") or {}).items()}
@@ -170,7 +172,7 @@ def validate_run(path: Path, seed: int = 0) -> dict[str, Any]:
                            "request_id"])
     cold = measured["request_id"].isin(cold_ids) | measured["cold"].fillna(False).astype(bool)
     gb_s = run_cost(req, inv, a["replicas"]).provisioned_gb_s
-    s = simulate_run(path, seed)
+    s = simulate_run(path, seed, archive=a)
     sim = s["requests"]
     lat, slat = measured["latency_ms"].to_numpy(float), sim["latency_ms"].to_numpy(float)
     row = {"platform": prov.get("platform"), "regime": prov.get("regime"),
