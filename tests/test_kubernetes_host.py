@@ -88,8 +88,9 @@ def test_cold_regime_scales_a_deployment_from_zero_and_back(platform, noop_image
     assert warm.status_code == 200 and warm.headers["X-Vsb-Cold"] == "0"
     assert warm.headers["X-Vsb-Replica"] == rid
 
-    wait_for(lambda: pods(platform) == [], timeout=60, what="pod gone after the idle timeout")
-    assert deployment(platform).spec.replicas == 0
+    # The pod goes first and the count follows it (kubernetes_replica's doc): wait for both.
+    wait_for(lambda: pods(platform) == [] and deployment(platform).spec.replicas == 0,
+             timeout=60, what="pod gone and the count at 0 after the idle timeout")
     [rec] = platform.logs.replicas.where(replica_id=rid)
     assert rec["host"] == "kubernetes" and rec["stop_reason"] == "idle"
     assert rec["pod"] == pod.metadata.name
