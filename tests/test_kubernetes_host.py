@@ -5,6 +5,7 @@ be had, naming what is missing."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -158,6 +159,40 @@ def test_a_deleted_pod_is_a_dead_replica(platform, noop_image):
     admin.remove("noop")
     wait_for(lambda: pods(platform) == [], timeout=60, what="pods gone after remove")
     assert "pod deleted" in died()[0]["exit_reason"]
+
+
+def test_histogram_keepalive_deletes_the_pod_between_calls_and_prewarms_one(
+        platform, noop_image):
+    """The same keep-alive code as the process host, on pods: calls 6 s apart; once the
+    histogram has 3 idle times, each call ends with the pod deleted at once, and the
+    pre-warm window (its bin's edge less the 50 % margin, about 3 s later) starts a new pod
+    that is ready for the next call (a pod starts in under a second here)."""
+    policy = ScalingPolicy(min_replicas=0, max_replicas=1, idle_timeout_s=30, memory_mb=128,
+                           keepalive={"policy": "histogram", "bin_s": 1, "range_s": 30,
+                                      "min_samples": 3, "margin": 0.5, "min_cv": 1}).validate()
+    admin = platform.admin()
+    admin.deploy("noop", policy, noop_image)
+    before = len(platform.logs.scale_events.where(function="noop"))
+    seen = len(platform.logs.replicas.where(function="noop"))
+    starts, pods_used = [], []
+    for i in range(7):
+        t0 = time.monotonic()
+        r = invoke(platform)
+        assert r.status_code == 200, r.text
+        starts.append(r.headers["X-Vsb-Start"])
+        pods_used.append(platform.gateway.pools["noop"].ready()[0].replica.pod.name)
+        if i < 6:
+            time.sleep(max(0.0, 6.0 - (time.monotonic() - t0)))
+    events = [e["reason"] for e in platform.logs.scale_events.where(function="noop")[before:]]
+    assert starts[0] == "scale_from_zero" and starts[4:] == ["warm"] * 3, starts
+    assert events[1:7] == ["idle", "keepalive_prewarm"] * 3, events
+    assert len(set(pods_used[4:])) == 3  # a new pod for each of the last three calls
+    stopped = [r for r in platform.logs.replicas.where(function="noop")[seen:]
+               if r["stop_reason"] == "idle"]
+    assert len(stopped) >= 3 and all(r["host"] == "kubernetes" for r in stopped)
+    assert all(r["idle_timeout_s"] == 0.0 for r in stopped[-3:])
+    admin.remove("noop")
+    wait_for(lambda: pods(platform) == [], timeout=60, what="pods gone after remove")
 
 
 def test_an_openfaas_template_image_runs_as_its_own_pods(platform, podman):
