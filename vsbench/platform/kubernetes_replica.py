@@ -17,6 +17,12 @@ the kubelet reports them, Ready): the platform's share of a cold start, on the g
 A replica is ready when the kubelet marks its pod Ready or, sooner, when the gateway's own
 probe of the runtime's ``/_/ready`` on the pod address answers 200 (as Knative's activator
 probes pods itself); both times are recorded.
+
+A start fails at once when the container's waiting reason is one the kubelet will not get
+past (:data:`FATAL_REASONS`: no image, a crash loop, an OOM kill); a reason the kubelet
+retries on its next pod sync (:data:`RETRIED_REASONS`, such as ``CreateContainerConfigError:
+failed to sync secret cache``, seen when a pod's node has not yet been granted its secret)
+fails the start only once it has lasted :data:`RETRIED_GRACE_S`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ LABEL_FUNCTION = "vsbench.function"
 LABEL_PLATFORM = "vsbench.platform"
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 VICTIM_COST = str(-(2**31 - 1))
+FATAL_REASONS = ("ErrImageNeverPull", "CrashLoopBackOff", "ErrImagePull", "InvalidImageName",
+                 "Error", "OOMKilled")
+RETRIED_REASONS = ("CreateContainerConfigError", "CreateContainerError")
+RETRIED_GRACE_S = 15.0
 
 
 @dataclass
@@ -59,6 +69,8 @@ class PodView:
     ready: bool = False
     node: str | None = None
     reason: str = ""  # waiting/terminated reason of its container, if any
+    message: str = ""  # and its message
+    reason_ts: float | None = None  # when this reason was first seen
     # the pod's own record (whole seconds): condition type -> lastTransitionTime, and its
     # container's startedAt; PodReadyToStartContainers is the sandbox (pause + CNI) ready
     conditions: dict[str, float] = field(default_factory=dict)
@@ -79,7 +91,10 @@ def update_view(view: PodView, pod, now: float) -> None:
         if cs.state and cs.state.running and view.running_ts is None:
             view.running_ts = now
         st = cs.state.waiting or cs.state.terminated if cs.state else None
-        view.reason = (st.reason or "") if st else ""
+        reason = (st.reason or "") if st else ""
+        if reason != view.reason:
+            view.reason_ts = now
+        view.reason, view.message = reason, (st.message or "") if st else ""
     for c in pod.status.conditions or []:
         if c.status == "True" and c.last_transition_time is not None:
             view.conditions[c.type] = c.last_transition_time.timestamp()
@@ -243,10 +258,11 @@ class KubernetesReplica:
                 if view.gone or view.deleting:
                     reason = "its pod was deleted during start-up"
                     break
-                if view.reason in ("ErrImageNeverPull", "CrashLoopBackOff", "ErrImagePull",
-                                   "CreateContainerConfigError", "CreateContainerError",
-                                   "InvalidImageName", "Error", "OOMKilled"):
-                    reason = f"pod {view.name}: {view.reason}"
+                if view.reason in FATAL_REASONS or (
+                        view.reason in RETRIED_REASONS
+                        and time.time() - (view.reason_ts or 0.0) >= RETRIED_GRACE_S):
+                    reason = f"pod {view.name}: {view.reason}" + (
+                        f" ({view.message})" if view.message else "")
                     break
                 if view.ready:
                     self.ready_ts = time.time()
