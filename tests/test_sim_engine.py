@@ -113,3 +113,32 @@ def test_the_same_seed_gives_the_same_run():
         return [(c.start, c.end, c.start_class) for c in pool.calls]
 
     assert once() == once()
+
+
+def test_pools_on_one_machine_count_its_load_for_their_draws():
+    """Calls with a service time and replicas starting are the machine's load; a draw sees
+    the load before its own call or start is counted."""
+    from vsbench.sim.engine import Machine
+
+    sim, machine, seen = Simulator(), Machine(), []
+
+    def sampler(x, kind):
+        def draw(rng):
+            seen.append((kind, sim.now, machine.load))
+            return x
+        return draw
+
+    warm = SimPool(sim, "w", ScalingPolicy(min_replicas=3, max_replicas=3, memory_mb=128)
+                   .validate(), sampler(2.0, "w"), sampler(0.5, "w-start"), machine=machine)
+    cold = SimPool(sim, "c", ScalingPolicy(min_replicas=0, max_replicas=1, memory_mb=128,
+                                           idle_timeout_s=30.0).validate(),
+                   sampler(1.0, "c"), sampler(1.0, "c-start"), machine=machine)
+    for t in (0.0, 0.0, 0.0):
+        sim.at(t, warm.invoke, Call("w", t))
+    sim.at(1.0, cold.invoke, Call("c", 1.0))
+    sim.run()
+    # three warm calls at 0 (loads 0, 1, 2); c's start at 1.0 sees the 3; its call, leased
+    # when the start is ready at 2.0, sees none: the warm calls ended at 2.0 just before
+    assert seen == [("w", 0.0, 0), ("w", 0.0, 1), ("w", 0.0, 2), ("c-start", 1.0, 3),
+                    ("c", 2.0, 0)]
+    assert machine.load == 0  # everything ended: nothing left counted

@@ -91,3 +91,57 @@ def test_a_run_without_a_functions_samples_says_what_is_missing(tmp_path):
     inv[inv["function"] != "search"].to_parquet(run / "invocations.parquet", index=False)
     with pytest.raises(VsbError, match="no ok call or no started replica of search"):
         simulate_run(run)
+
+
+def test_the_orchestrators_own_time_is_drawn_from_the_run_and_added(tmp_path):
+    """Its own time is its call less the time any of its calls was in flight: here every
+    call of a request runs within its first second (asr's 1.0 s the longest), and the
+    orchestrator's call is made to last 1.3 s: 0.3 s of its own."""
+    from vsbench.archive import load_archive
+    from vsbench.sim.replay import own_times
+
+    lat = flow_latency(1, cold=False) * 1000
+    run = make_flow_run(tmp_path, 1, [0.0, 20.0], 1, [lat + 300.0] * 2)
+    inv = pd.read_parquet(run / "invocations.parquet")
+    orch = inv["function"] == "orchestrator"
+    inv.loc[orch, "end_ts"] = inv.loc[orch, "lease_ts"] + 1.3
+    inv.to_parquet(run / "invocations.parquet", index=False)
+    assert own_times(load_archive(run)).samples == pytest.approx([0.3, 0.3])
+    sim = simulate_run(run)["requests"]
+    assert sim["latency_ms"].tolist() == pytest.approx([lat + 300.0] * 2)
+    assert validate_run(run)["p50_err"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_service_times_are_drawn_at_the_simulated_machines_load(tmp_path):
+    """Five requests measured, their calls one after another; four of them had their asr
+    call run 5 s instead of 1 s, with three other calls beside it (load 3). Replayed, each
+    request is alone on the machine: every asr call is drawn among the quiet samples (drawn
+    from all five, all five requests would be quiet 1 time in 3,000)."""
+    from vsbench.sim.fit import function_times
+
+    lat = flow_latency(1, cold=False) * 1000
+    offsets = [5.0, 25.0, 45.0, 65.0, 85.0]  # after the replicas' starts
+    run = make_flow_run(tmp_path, 1, offsets, 1, [lat] * 5)
+    inv = pd.read_parquet(run / "invocations.parquet")
+    for _, g in inv[inv["function"] != "orchestrator"].groupby("request_id"):
+        t = g["lease_ts"].min()
+        for i in g.index:  # one after another: nothing else runs beside a call
+            inv.loc[i, ["ts", "lease_ts"]] = t
+            t += EXEC[inv.loc[i, "function"]] + 0.01
+            inv.loc[i, "end_ts"] = t - 0.01
+    extra = []
+    for rid in ("r1", "r2", "r3", "r4"):
+        busy = inv[(inv["request_id"] == rid) & (inv["function"] == "asr")].index[0]
+        inv.loc[busy, "end_ts"] = inv.loc[busy, "lease_ts"] + 5.0
+        beside = inv.loc[[busy] * 3].assign(call_id=[f"{rid}-x{k}" for k in range(3)],
+                                            request_id="other", function="search")
+        beside["lease_ts"] -= 0.1
+        extra.append(beside)
+    pd.concat([inv, *extra], ignore_index=True).to_parquet(run / "invocations.parquet",
+                                                           index=False)
+    asr = function_times([run])["asr"].service
+    got = sorted(zip(asr.loads, asr.samples, strict=True))
+    assert [x[0] for x in got] == [0, 3, 3, 3, 3]
+    assert [x[1] for x in got] == pytest.approx([1.0, 5.0, 5.0, 5.0, 5.0])
+    sim = simulate_run(run)["requests"]
+    assert sim["latency_ms"].tolist() == pytest.approx([lat] * 5)

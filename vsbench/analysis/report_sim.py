@@ -139,10 +139,11 @@ def validation_sentences(df: pd.DataFrame) -> list[str]:
             f"{r['regime']}/{r['workload']} ({fmt(r['gb_s'])} measured, "
             f"{fmt(r['sim_gb_s'])} simulated)" for _, r in gb.iterrows()) + ".")
     if not df["within_goals"].all():
-        out.append("Why it misses: the simulator does not model CPU contention (two cores "
-                   "shared by every replica, so concurrent starts and calls slow each other "
-                   "in the measurement), the orchestrator's own time between calls, the "
-                   "gateway's per-call overhead, or retries; service times are drawn from the "
-                   "run's samples, not replayed call by call, so runs of a few requests carry "
-                   "sampling noise.")
+        out.append("Why it misses: the simulator draws each call's and each start's time "
+                   "among the run's samples taken at about the machine's load when it began "
+                   "(the machine's contention, as far as the load at its start tells: a call "
+                   "that began quiet and was overtaken by rising load is drawn as quiet, and "
+                   "the simulation runs faster than the measurement); retries are not "
+                   "modelled; runs of a few requests carry sampling noise (one request of "
+                   "five is 20 points of cold share).")
     return out

@@ -20,6 +20,12 @@ of :class:`~vsbench.platform.scaling.ScalingPool`):
   under the oracle, an idle period that ended in a stop is billed as none (hindsight:
   :class:`~vsbench.platform.keepalive.OracleKeepAlive`).
 
+Pools that share one :class:`Machine` (a replay of one run: every replica on the same
+host) keep its load: calls running (those with a service time, not a program) and replicas
+starting. The caller's samplers may read it (the replay draws times taken at a similar load:
+:meth:`~vsbench.sim.fit.Empirical.at_load`); the draw comes before the call or start is
+counted, as the measured loads leave the sample itself out.
+
 Not modelled: start failures and their backoff, queue and call timeouts, memory limits.
 Service and cold-start times come from the caller (samplers: :mod:`.fit`).
 """
@@ -65,6 +71,13 @@ class Simulator:
         self.now = max(self.now, until) if until != math.inf else self.now
 
 
+@dataclass
+class Machine:
+    """The host pools share: calls running on it and replicas starting, now."""
+
+    load: int = 0
+
+
 @dataclass(eq=False)
 class SimReplica:
     replica_id: str
@@ -96,6 +109,7 @@ class Call:
     # when the call's work is done (an orchestrator waiting on the calls it makes)
     program: Callable[[Call, Callable[[], None]], None] | None = None
     tag: Any = None
+    loaded: bool = False  # counted in the machine's load while it runs
 
     @property
     def cold(self) -> bool:
@@ -112,6 +126,7 @@ class SimPool:
     service: Sampler
     cold_start: Sampler
     record_calls: bool = True
+    machine: Machine | None = None  # shared with the other pools on the same host
     replicas: list[SimReplica] = field(default_factory=list)  # live: starting or ready
     retired: list[SimReplica] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
@@ -181,10 +196,16 @@ class SimPool:
             call.program(call, lambda: self._complete(r, call))
             return
         s = call.service_s if call.service_s is not None else self.service(self.sim.rng)
+        if self.machine is not None:
+            self.machine.load += 1
+            call.loaded = True
         self.sim.at(now + s, self._complete, r, call)
 
     def _complete(self, r: SimReplica, call: Call) -> None:
         now = call.end = self.sim.now
+        if call.loaded:
+            self.machine.load -= 1
+            call.loaded = False
         r.inflight -= 1
         self._inflight -= 1
         r.last_active = now
@@ -221,11 +242,15 @@ class SimPool:
     def _start(self, now: float) -> SimReplica:
         r = self._new_replica(now)
         self.sim.at(now + self.cold_start(self.sim.rng), self._ready, r)
+        if self.machine is not None:
+            self.machine.load += 1  # until ready (or stopped before)
         return r
 
     def _ready(self, r: SimReplica) -> None:
         if r.stop is not None:
             return
+        if self.machine is not None:
+            self.machine.load -= 1
         r.ready = r.last_active = self.sim.now
         self._nready += 1
         self._dispatch(self.sim.now)
@@ -259,6 +284,8 @@ class SimPool:
         r.stop, r.reason = now, reason
         if r.ready is not None:
             self._nready -= 1
+        elif self.machine is not None:
+            self.machine.load -= 1  # stopped while starting
         self._inflight -= r.inflight
         self.replicas.remove(r)
         self.retired.append(r)

@@ -7,16 +7,21 @@ platform's scaling and keep-alive code), VideoSearcher's flow as the orchestrato
 ffmpeg-1 → per clip, at most ``max_parallel_clips`` at once, [ffmpeg-2 → asr] beside
 [ffmpeg-3 → object-detector] → search; the orchestrator holds its replica throughout. Each
 request has the clips it had in the measurement; service and cold-start times are drawn from
-the run's own samples (:mod:`.fit`).
+the run's own samples (:mod:`.fit`), among those taken at about the load the simulated
+machine has when the call or start begins (every pool on one :class:`~.engine.Machine`):
+the measured machine's contention, by the load it was under. The orchestrator's own time
+(its call's lease to end less the time any of its calls was in flight: preparing envelopes,
+reading the gateway's answers, about 100 ms a request in the default study) is drawn from
+the run's requests too and added before it answers.
 
 Compared with the measurement (:func:`validate_run`): p50 and p99 latency of ok requests
 (from the scheduled time), the share of requests with a cold call, and the replicas'
 provisioned GB-s in the run's window (alive time × memory, keep-alive tails to their end),
 as the cost model counts them.
 
-Not modelled (where the simulator will miss): CPU contention (two cores shared by every
-replica: concurrent starts and calls slow each other), the orchestrator's own time between
-calls and the gateway's per-call overhead, retries and failures.
+Not modelled (where the simulator will miss): contention beyond what the load at a call's
+start tells (a call that begins on a quiet machine and is overtaken by a burst is drawn as
+quiet), retries and failures.
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ from vsbench.archive import load_archive
 from vsbench.errors import VsbError
 from vsbench.platform.policy import ScalingPolicy
 
-from .engine import Call, SimPool, Simulator
-from .fit import function_times
+from .engine import Call, Machine, SimPool, Simulator
+from .fit import Empirical, function_times
 
 ORCHESTRATOR = "orchestrator"
 VALIDATION_COLUMNS = [
@@ -57,6 +62,29 @@ def _requests(a: dict[str, Any]) -> pd.DataFrame:
     req["audio"] = req["request_id"].isin(audio)
     req["due_ts"] = req["scheduled_ts"].where(~req["warmup"].astype(bool), req["sent_ts"])
     return req
+
+
+def own_times(a: dict[str, Any]) -> Empirical:
+    """The orchestrator's own time per measured request (module doc), in seconds."""
+    inv = a["invocations"]
+    inv = inv[(inv["status"] == 200) & ~inv["warmup"].astype(bool)]
+    orch = inv[inv["function"] == ORCHESTRATOR].drop_duplicates("request_id")
+    orch = orch.set_index("request_id")
+    out = []
+    for rid, g in inv[inv["function"] != ORCHESTRATOR].groupby("request_id"):
+        if rid not in orch.index:
+            continue
+        covered, cur = 0.0, None  # the union of its calls' arrival-to-end intervals
+        for s, e in sorted(zip(g["ts"], g["end_ts"], strict=True)):
+            if cur is None or s > cur[1]:
+                covered += cur[1] - cur[0] if cur else 0.0
+                cur = [s, e]
+            else:
+                cur[1] = max(cur[1], e)
+        covered += cur[1] - cur[0]
+        o = orch.loc[rid]
+        out.append(max(0.0, float(o["end_ts"] - o["lease_ts"]) - covered))
+    return Empirical(out or [0.0])
 
 
 def simulate_run(path: Path, seed: int = 0, archive: dict[str, Any] | None = None
@@ -83,8 +111,15 @@ def simulate_run(path: Path, seed: int = 0, archive: dict[str, Any] | None = Non
     t_first = float(req["due_ts"].min())
     w0 = float((prov.get("window") or [t_first])[0])
 
+    own = own_times(a)
     sim = Simulator(seed=seed)
-    pools = {fn: SimPool(sim, fn, pol, times[fn].service, times[fn].cold_start)
+    machine = Machine()
+
+    def at_load(e):
+        return lambda rng: e.at_load(rng, machine.load)
+
+    pools = {fn: SimPool(sim, fn, pol, at_load(times[fn].service), at_load(times[fn].cold_start),
+                         machine=machine)
              for fn, pol in policies.items() if fn in times}
     results: dict[str, dict[str, Any]] = {}
 
@@ -98,7 +133,7 @@ def simulate_run(path: Path, seed: int = 0, archive: dict[str, Any] | None = Non
             running = [0]
 
             def search_done() -> None:
-                finish()
+                sim.at(sim.now + own(sim.rng), finish)
 
             def clip_done() -> None:
                 running[0] -= 1
