@@ -38,3 +38,4 @@ rule all:
         rules.simulate_scale.output,
         rules.validate_simulator.output,
         rules.plot_simulation.output,
+        rules.simulated_tables.output,

@@ -22,12 +22,29 @@ rule validate_simulator:
     output:
         table=f"{RESULTS}/tables/sim_validation.parquet",
         csv=f"{RESULTS}/tables/sim_validation.csv",
+        archives=directory(f"{RESULTS}/simulated/raw"),
     log:
         f"{RESULTS}/logs/validate_simulator.log",
     params:
         seed=config["study"].get("seed", 0),
     script:
         "scripts/validate_simulator.py"
+
+
+rule simulated_tables:
+    """The study's tables again, from the simulated archives: the same aggregate, so any
+    table (or figure drawn from one) compares simulation and measurement like for like."""
+    input:
+        archives=rules.validate_simulator.output.archives,
+    output:
+        tables=expand(f"{RESULTS}/simulated/tables/{{table}}.{{ext}}", table=TABLES, ext=["csv", "parquet"]),
+        manifest=f"{RESULTS}/simulated/tables/tables.json",
+    log:
+        f"{RESULTS}/logs/simulated_tables.log",
+    params:
+        seed=config["study"].get("seed", 0),
+    script:
+        "scripts/simulated_tables.py"
 
 
 rule plot_simulation:

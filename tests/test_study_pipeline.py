@@ -86,6 +86,12 @@ def test_keepalive_at_scale_is_simulated_from_the_studys_runs(study):
     assert (val["sim_p50_ms"] > 0).all() and val["sim_gb_s"].notna().all()
     assert (out / "figures" / "sim_validation.svg").read_text().lstrip().startswith("<")
     assert "The simulator against the measurement" in html
+    # each simulation is an archive too, and the same tables come out of them
+    sim_runs = pd.read_parquet(out / "simulated" / "tables" / "runs.parquet")
+    assert sorted(sim_runs["regime"]) == sorted(val["regime"]) and sim_runs["simulated"].all()
+    assert not pd.read_parquet(out / "tables" / "runs.parquet")["simulated"].any()
+    sim_lat = pd.read_parquet(out / "simulated" / "tables" / "latency.parquet")
+    assert sorted(sim_lat["p50_ms"].round(3)) == sorted(val["sim_p50_ms"].round(3))
 
 
 def test_nothing_to_do_after_a_full_run(study):

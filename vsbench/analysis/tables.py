@@ -80,7 +80,7 @@ GROUP = ["platform", "regime", "workload"]
 RUNS_COLUMNS = [
     "platform", "regime", "workload", "rep", "scheduled", *STATUSES, "invocations", "replicas",
     "cold_requests", "cold_request_fraction", "cold_orchestrator_fraction", "window_s",
-    "cpu_percent_mean", "load1_max", "mem_used_mb_max", "complete"]
+    "cpu_percent_mean", "load1_max", "mem_used_mb_max", "complete", "simulated"]
 LATENCY_COLUMNS = [
     *GROUP, "reps", "n_measured", "n", "ok_fraction",
     "p50_ms", "p50_low_ms", "p50_high_ms", "p90_ms", "p90_low_ms", "p90_high_ms",
@@ -225,6 +225,7 @@ def _runs_table(runs: list[Run], measured: dict[int, tuple]) -> pd.DataFrame:
             "mem_used_mb_max": float(_num(system["mem_used_mb"]).max())
             if "mem_used_mb" in system and len(system) else math.nan,
             "complete": bool((summary.get("check") or {}).get("ok", False)),
+            "simulated": bool(r.provenance.get("simulated")),  # vsbench.sim.archive
         })
     return _frame(rows, RUNS_COLUMNS)
 

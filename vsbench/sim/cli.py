@@ -31,6 +31,9 @@ def add_parser(sub) -> None:
     s.add_argument("--validate", action="store_true",
                    help="instead: simulate every archive given from its own schedule and "
                         "regime and compare with its measurement (p50, p99, cold share, GB-s)")
+    s.add_argument("--write-archives", metavar="DIR",
+                   help="with --validate: also write each simulated run as a run archive "
+                        "under DIR/raw/ (marked simulated; the same tables apply)")
     s.add_argument("--out", help="also write the table here (.parquet or .csv)")
     s.set_defaults(func=run)
 
@@ -62,7 +65,8 @@ def _write(df, out: str | None) -> None:
 def validate(args: argparse.Namespace) -> int:
     from .replay import GOALS, validation_table
 
-    df = validation_table(run_archives(args.archive), args.seed)
+    root = Path(args.write_archives) if args.write_archives else None
+    df = validation_table(run_archives(args.archive), args.seed, root)
     cols = ["regime", "workload", "rep", "p50_ms", "sim_p50_ms", "p99_ms", "sim_p99_ms",
             "cold_fraction", "sim_cold_fraction", "gb_s", "sim_gb_s", "within_goals"]
     print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
@@ -70,6 +74,8 @@ def validate(args: argparse.Namespace) -> int:
     print(f"# {len(df)} runs; within the goals: " + ", ".join(
         f"{k} <= {v:g}: {met[k]}" for k, v in GOALS.items())
         + f"; all four: {int(df['within_goals'].sum())}", file=sys.stderr)
+    if root is not None:
+        print(f"# simulated archives under {root / 'raw'}", file=sys.stderr)
     _write(df, args.out)
     return 0
 
@@ -77,6 +83,9 @@ def validate(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.validate:
         return validate(args)
+    if args.write_archives:
+        raise VsbError("--write-archives writes the runs --validate simulates: add --validate "
+                       "(the policies at scale have no run archive to write)")
     try:
         timeouts = [float(t) for t in args.timeouts.split(",") if t.strip()]
     except ValueError:

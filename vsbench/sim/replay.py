@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from vsbench.analysis.cost import run_cost
-from vsbench.archive import load_archive
+from vsbench.archive import archive_dir, load_archive
 from vsbench.errors import VsbError
 from vsbench.platform.policy import ScalingPolicy
 
@@ -90,7 +90,8 @@ def own_times(a: dict[str, Any]) -> Empirical:
 def simulate_run(path: Path, seed: int = 0, archive: dict[str, Any] | None = None
                  ) -> dict[str, Any]:
     """Simulate the run archived at ``path`` (``archive``: its tables, if already loaded);
-    returns the simulated requests and GB-s."""
+    returns the simulated requests and GB-s, and what :mod:`.archive` writes an archive from
+    (simulated times are seconds from ``t0``, the first request's due time)."""
     a = archive if archive is not None else load_archive(Path(path))
     prov = a["provenance"]
     cfg = prov.get("config") or {}
@@ -189,15 +190,18 @@ def simulate_run(path: Path, seed: int = 0, archive: dict[str, Any] | None = Non
         rows.append({"request_id": rid, "latency_ms": (o.end - o.arrival) * 1000,
                      "cold": o.cold or any(c.cold for c in tag["calls"])})
     return {"requests": pd.DataFrame(rows),
-            "gb_s": sum(p.alive_gb_s(since) for p in pools.values())}
+            "gb_s": sum(p.alive_gb_s(since) for p in pools.values()),
+            # what an archive of the simulation is written from (.archive)
+            "schedule": req, "tags": results, "pools": pools, "t0": t_first, "since": since}
 
 
 def _err(sim: float, real: float) -> float:
     return abs(sim - real) / real if real else math.nan
 
 
-def validate_run(path: Path, seed: int = 0) -> dict[str, Any]:
-    """One row of the validation table: the run measured against its simulation."""
+def validate_run(path: Path, seed: int = 0, write_root: Path | None = None) -> dict[str, Any]:
+    """One row of the validation table: the run measured against its simulation, which is
+    also written as an archive below ``write_root`` when given (:mod:`.archive`)."""
     a = load_archive(Path(path))
     prov = a["provenance"]
     req = a["requests"]
@@ -208,6 +212,11 @@ def validate_run(path: Path, seed: int = 0) -> dict[str, Any]:
     cold = measured["request_id"].isin(cold_ids) | measured["cold"].fillna(False).astype(bool)
     gb_s = run_cost(req, inv, a["replicas"]).provisioned_gb_s
     s = simulate_run(path, seed, archive=a)
+    if write_root is not None:
+        from .archive import write_simulated  # it builds on this module
+
+        write_simulated(path, archive_dir(write_root, prov.get("platform"), prov.get("regime"),
+                                          prov.get("workload"), prov.get("rep")), seed, s)
     sim = s["requests"]
     lat, slat = measured["latency_ms"].to_numpy(float), sim["latency_ms"].to_numpy(float)
     row = {"platform": prov.get("platform"), "regime": prov.get("regime"),
@@ -225,5 +234,7 @@ def validate_run(path: Path, seed: int = 0) -> dict[str, Any]:
     return row
 
 
-def validation_table(paths: list[Path], seed: int = 0) -> pd.DataFrame:
-    return pd.DataFrame([validate_run(p, seed) for p in paths], columns=VALIDATION_COLUMNS)
+def validation_table(paths: list[Path], seed: int = 0,
+                     write_root: Path | None = None) -> pd.DataFrame:
+    return pd.DataFrame([validate_run(p, seed, write_root) for p in paths],
+                        columns=VALIDATION_COLUMNS)
