@@ -14,11 +14,11 @@ from vsbench.archive import (
     INVOCATION_COLUMNS,
     REPLICA_COLUMNS,
     REQUEST_COLUMNS,
-    _union_seconds,
     build_replicas,
     check_tables,
     keepalive_ends,
     load_archive,
+    union_seconds,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,8 +61,8 @@ def test_orphan_invocations_are_reported():
 
 
 def test_busy_union_clips_and_merges():
-    assert _union_seconds([(0, 2), (1, 3), (5, 6)], 0, 10) == 4
-    assert _union_seconds([(0, 2), (1, 3), (5, 6)], 2.5, 5.5) == pytest.approx(1.0)
+    assert union_seconds([(0, 2), (1, 3), (5, 6)], 0, 10) == 4
+    assert union_seconds([(0, 2), (1, 3), (5, 6)], 2.5, 5.5) == pytest.approx(1.0)
 
 
 def _rec(rid, last, stop_ts=110.0, reason="platform_down", timeout=30.0, floor=0, fn="asr"):

@@ -125,7 +125,7 @@ def build_invocations(gateway_log: list[dict], runtime_log: list[dict],
     return _frame(rows, INVOCATION_COLUMNS)
 
 
-def _union_seconds(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
+def union_seconds(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
     """Length of the union of intervals, clipped to [lo, hi]."""
     total, cur_s, cur_e = 0.0, None, None
     for s, e in sorted((max(s, lo), min(e, hi)) for s, e in intervals):
@@ -213,7 +213,7 @@ def build_replicas(pool_log: list[dict], lifecycles: list[dict], invocations: pd
             "init_ms": lc.get("init_ms", p.get("init_ms")), "served": p.get("served"),
             "peak_rss_mb": p.get("peak_rss_mb"),
             "alive_s": max(0.0, end - begin),
-            "busy_s": _union_seconds(busy.get(rid, []), lo, hi),
+            "busy_s": union_seconds(busy.get(rid, []), lo, hi),
             "alive_total_s": p.get("alive_s"), "busy_total_s": p.get("busy_s"),
             # Kubernetes: the pod, and milestones as the gateway's pod watch saw them
             "pod": p.get("pod"), "scheduled_ts": p.get("scheduled_ts"),

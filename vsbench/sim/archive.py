@@ -28,24 +28,13 @@ from vsbench.archive import (
     REQUEST_COLUMNS,
     check_tables,
     load_archive,
+    union_seconds,
     write_archive,
 )
 
 from .replay import simulate_run
 
 HOST = "simulated"
-
-
-def _union_from(intervals: list[tuple[float, float]], lo: float) -> float:
-    """Seconds covered by ``intervals`` from ``lo`` on."""
-    total, cur = 0.0, None
-    for s, e in sorted((max(s, lo), e) for s, e in intervals if e > lo):
-        if cur is None or s > cur[1]:
-            total += cur[1] - cur[0] if cur else 0.0
-            cur = [s, e]
-        else:
-            cur[1] = max(cur[1], e)
-    return total + (cur[1] - cur[0] if cur else 0.0)
 
 
 def _abs(t0: float, t: float) -> float | None:
@@ -100,8 +89,8 @@ def simulated_tables(s: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
                 "memory_mb": pool.policy.memory_mb, "spawn_ts": t0 + r.spawn,
                 "ready_ts": _abs(t0, r.ready), "stop_ts": t0 + r.stop, "stop_reason": r.reason,
                 "served": r.served, "alive_s": max(0.0, r.stop - max(r.spawn, since)),
-                "busy_s": _union_from(busy, since), "alive_total_s": r.stop - r.spawn,
-                "busy_total_s": _union_from(busy, -math.inf),
+                "busy_s": union_seconds(busy, since, math.inf), "alive_total_s": r.stop - r.spawn,
+                "busy_total_s": union_seconds(busy, -math.inf, math.inf),
                 "last_active_ts": t0 + r.last_active, "end_ts": t0 + r.stop,
                 "end_kind": "window" if r.reason == "end" else "stopped", "tail_s": 0.0,
                 "role": "replica"})

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from vsbench.analysis.cost import run_cost
-from vsbench.archive import archive_dir, load_archive
+from vsbench.archive import archive_dir, load_archive, union_seconds
 from vsbench.errors import VsbError
 from vsbench.platform.policy import ScalingPolicy
 
@@ -74,14 +74,8 @@ def own_times(a: dict[str, Any]) -> Empirical:
     for rid, g in inv[inv["function"] != ORCHESTRATOR].groupby("request_id"):
         if rid not in orch.index:
             continue
-        covered, cur = 0.0, None  # the union of its calls' arrival-to-end intervals
-        for s, e in sorted(zip(g["ts"], g["end_ts"], strict=True)):
-            if cur is None or s > cur[1]:
-                covered += cur[1] - cur[0] if cur else 0.0
-                cur = [s, e]
-            else:
-                cur[1] = max(cur[1], e)
-        covered += cur[1] - cur[0]
+        covered = union_seconds(list(zip(g["ts"], g["end_ts"], strict=True)), -math.inf,
+                                math.inf)  # any of its calls in flight
         o = orch.loc[rid]
         out.append(max(0.0, float(o["end_ts"] - o["lease_ts"]) - covered))
     return Empirical(out or [0.0])
