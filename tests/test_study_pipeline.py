@@ -125,7 +125,7 @@ def test_single_table_rerun_and_report(study):
 
 
 @pytest.mark.parametrize("name, experiments", [
-    ("full.yaml", 160), ("faults.yaml", 3), ("starters.yaml", 18), ("keepalive.yaml", 3)])
+    ("full.yaml", 160), ("faults.yaml", 3), ("starters.yaml", 18), ("keepalive.yaml", 6)])
 def test_shipped_studies_validate_and_plan(tmp_path, name, experiments):
     """Each shipped study passes the schema and plans the runs its comments promise."""
     for part in WORKFLOW:
