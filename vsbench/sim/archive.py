@@ -99,11 +99,11 @@ def simulated_tables(s: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
             pd.DataFrame(replicas, columns=REPLICA_COLUMNS))
 
 
-def write_simulated(path: Path, out: Path, seed: int = 0,
-                    result: dict[str, Any] | None = None) -> Path:
-    """Simulate the run archived at ``path`` (or take ``result``, its simulation) and write
-    the simulation as an archive at ``out``."""
-    a = load_archive(Path(path))
+def write_simulated(path: Path, out: Path, seed: int = 0, result: dict[str, Any] | None = None,
+                    archive: dict[str, Any] | None = None) -> Path:
+    """Simulate the run archived at ``path`` (or take ``result``, its simulation; ``archive``:
+    its tables, if already loaded) and write the simulation as an archive at ``out``."""
+    a = archive if archive is not None else load_archive(Path(path))
     s = result if result is not None else simulate_run(path, seed, archive=a)
     requests, invocations, replicas = simulated_tables(s)
     prov = dict(a["provenance"])

@@ -39,9 +39,8 @@ from vsbench.errors import VsbError
 from vsbench.platform.policy import ScalingPolicy
 
 from .engine import Call, Machine, SimPool, Simulator
-from .fit import Empirical, function_times
+from .fit import ORCHESTRATOR, Empirical, function_times
 
-ORCHESTRATOR = "orchestrator"
 VALIDATION_COLUMNS = [
     "platform", "regime", "workload", "rep", "requests", "p50_ms", "sim_p50_ms", "p50_err",
     "p99_ms", "sim_p99_ms", "p99_err", "cold_fraction", "sim_cold_fraction", "cold_err_pts",
@@ -210,7 +209,7 @@ def validate_run(path: Path, seed: int = 0, write_root: Path | None = None) -> d
         from .archive import write_simulated  # it builds on this module
 
         write_simulated(path, archive_dir(write_root, prov.get("platform"), prov.get("regime"),
-                                          prov.get("workload"), prov.get("rep")), seed, s)
+                                          prov.get("workload"), prov.get("rep")), seed, s, a)
     sim = s["requests"]
     lat, slat = measured["latency_ms"].to_numpy(float), sim["latency_ms"].to_numpy(float)
     row = {"platform": prov.get("platform"), "regime": prov.get("regime"),
